@@ -1,0 +1,25 @@
+//! fxsim: a bit-accurate, cycle-level simulator of an FPGA neural-network
+//! accelerator.
+//!
+//! The library is the product; the `fxsim` binary is a thin front end.
+//!
+//! | module | what it holds |
+//! |---|---|
+//! | [`numeric`] | integer building blocks: rounding, saturation, fixed-point multiply |
+//! | [`model`] | the graph IR: [`model::Graph`], [`model::Tensor`], [`model::Op`] |
+//! | [`import`] | readers that build a graph from a file (TFLite) |
+//! | [`report`] | summaries for people and machines (`inspect`) |
+//!
+//! ```no_run
+//! let graph = fxsim::import::tflite::read_file("model.tflite")?;
+//! for op in &graph.ops {
+//!     println!("{}", op.kind.name());
+//! }
+//! # Ok::<(), fxsim::import::ImportError>(())
+//! ```
+
+pub mod exec;
+pub mod import;
+pub mod model;
+pub mod numeric;
+pub mod report;

@@ -1,0 +1,1 @@
+//! Integer building blocks (placeholder until the numeric module lands).

@@ -1,0 +1,3 @@
+//! Summaries for people and machines: text tables and JSON.
+
+pub mod inspect;
