@@ -20,6 +20,7 @@
 
 pub mod exec;
 pub mod import;
+pub mod io;
 pub mod model;
 pub mod numeric;
 pub mod report;

@@ -1,3 +1,4 @@
 //! Summaries for people and machines: text tables and JSON.
 
 pub mod inspect;
+pub mod output;

@@ -1,0 +1,156 @@
+//! `.npy` files (NumPy format 1.0 to 3.0) through the npyz crate, and raw
+//! little-endian tensors.
+//!
+//! Only C-order arrays of the element types the executor computes with are
+//! read (int8, uint8, int16, int32, int64, float32, bool). The element count
+//! declared in the header is checked against the file's length before any
+//! element is decoded, so a forged header cannot make the reader allocate.
+
+use crate::exec::{TensorData, TensorValue};
+use crate::model::{format_shape, DataType};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use thiserror::Error;
+
+/// A tensor file could not be read or written.
+#[derive(Debug, Error)]
+pub enum TensorIoError {
+    #[error("{}: {source}", path.display())]
+    Io { path: PathBuf, source: std::io::Error },
+
+    #[error("{}: not a valid .npy file: {reason}", path.display())]
+    Format { path: PathBuf, reason: String },
+
+    #[error("{}: element type {found} is not supported; expected one of int8, uint8, int16, int32, int64, float32, bool", path.display())]
+    UnsupportedType { path: PathBuf, found: String },
+
+    #[error("{}: {found} bytes of data, but shape {shape} of {dtype} needs {expected}", path.display())]
+    Size { path: PathBuf, shape: String, dtype: DataType, expected: u64, found: u64 },
+}
+
+/// Reads a `.npy` file.
+pub fn read_npy(path: &Path) -> Result<TensorValue, TensorIoError> {
+    let bytes = std::fs::read(path).map_err(|source| TensorIoError::Io { path: path.to_path_buf(), source })?;
+    read_npy_bytes(&bytes, path)
+}
+
+/// Reads `.npy` content from memory; `path` names it in errors.
+pub fn read_npy_bytes(bytes: &[u8], path: &Path) -> Result<TensorValue, TensorIoError> {
+    let format_error = |reason: String| TensorIoError::Format { path: path.to_path_buf(), reason };
+    let mut data_bytes: &[u8] = bytes;
+    let header = npyz::NpyHeader::from_reader(&mut data_bytes).map_err(|e| format_error(e.to_string()))?;
+    let available = data_bytes.len() as u64;
+    let file = npyz::NpyFile::with_header(header, data_bytes);
+    if file.order() != npyz::Order::C {
+        return Err(format_error("Fortran-order arrays are not supported; save with order 'C'".into()));
+    }
+    let descr = match file.dtype() {
+        npyz::DType::Plain(type_str) => type_str.to_string(),
+        other => return Err(TensorIoError::UnsupportedType { path: path.to_path_buf(), found: other.descr() }),
+    };
+    let dtype = dtype_of_descr(&descr)
+        .ok_or_else(|| TensorIoError::UnsupportedType { path: path.to_path_buf(), found: descr.clone() })?;
+
+    let shape: Vec<usize> = file
+        .shape()
+        .iter()
+        .map(|&d| usize::try_from(d).ok())
+        .collect::<Option<_>>()
+        .ok_or_else(|| format_error(format!("shape {:?} is too large", file.shape())))?;
+    let count = shape.iter().try_fold(1usize, |acc, &d| acc.checked_mul(d));
+    let needed = count.and_then(|c| dtype.byte_len(c)).map(|b| b as u64);
+    match needed {
+        Some(needed) if needed <= available => {}
+        needed => {
+            return Err(TensorIoError::Size {
+                path: path.to_path_buf(),
+                shape: format_shape(&shape),
+                dtype,
+                expected: needed.unwrap_or(u64::MAX),
+                found: available,
+            })
+        }
+    }
+
+    let decode_error = |e: std::io::Error| format_error(e.to_string());
+    let data = match dtype {
+        DataType::Int8 => TensorData::I8(file.into_vec().map_err(decode_error)?),
+        DataType::UInt8 => TensorData::U8(file.into_vec().map_err(decode_error)?),
+        DataType::Int16 => TensorData::I16(file.into_vec().map_err(decode_error)?),
+        DataType::Int32 => TensorData::I32(file.into_vec().map_err(decode_error)?),
+        DataType::Int64 => TensorData::I64(file.into_vec().map_err(decode_error)?),
+        DataType::Float32 => TensorData::F32(file.into_vec().map_err(decode_error)?),
+        DataType::Bool => TensorData::Bool(file.into_vec().map_err(decode_error)?),
+        _ => return Err(TensorIoError::UnsupportedType { path: path.to_path_buf(), found: descr }),
+    };
+    Ok(TensorValue { shape, data })
+}
+
+fn dtype_of_descr(descr: &str) -> Option<DataType> {
+    // The first character is the byte order ('<', '>', '|' or '='); npyz
+    // converts big-endian data while decoding.
+    let code = descr.get(1..)?;
+    Some(match code {
+        "i1" => DataType::Int8,
+        "u1" => DataType::UInt8,
+        "i2" => DataType::Int16,
+        "i4" => DataType::Int32,
+        "i8" => DataType::Int64,
+        "f4" => DataType::Float32,
+        "b1" => DataType::Bool,
+        _ => return None,
+    })
+}
+
+/// Reads raw little-endian elements of `dtype` with the given `shape`.
+pub fn read_raw(path: &Path, shape: &[usize], dtype: DataType) -> Result<TensorValue, TensorIoError> {
+    let bytes = std::fs::read(path).map_err(|source| TensorIoError::Io { path: path.to_path_buf(), source })?;
+    let count = shape.iter().try_fold(1usize, |acc, &d| acc.checked_mul(d));
+    let expected = count.and_then(|c| dtype.byte_len(c));
+    if expected != Some(bytes.len()) {
+        return Err(TensorIoError::Size {
+            path: path.to_path_buf(),
+            shape: format_shape(shape),
+            dtype,
+            expected: expected.map_or(u64::MAX, |e| e as u64),
+            found: bytes.len() as u64,
+        });
+    }
+    let data = match dtype {
+        DataType::Int8 => TensorData::I8(bytes.iter().map(|&b| b as i8).collect()),
+        DataType::UInt8 => TensorData::U8(bytes),
+        DataType::Int16 => TensorData::I16(bytes.chunks_exact(2).map(|c| i16::from_le_bytes([c[0], c[1]])).collect()),
+        DataType::Int32 => {
+            TensorData::I32(bytes.chunks_exact(4).map(|c| i32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect())
+        }
+        DataType::Float32 => {
+            TensorData::F32(bytes.chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect())
+        }
+        other => {
+            return Err(TensorIoError::UnsupportedType { path: path.to_path_buf(), found: other.name().to_string() })
+        }
+    };
+    Ok(TensorValue { shape: shape.to_vec(), data })
+}
+
+/// Writes `value` as a little-endian, C-order `.npy` to `writer`.
+pub fn write_npy(writer: impl Write, value: &TensorValue) -> std::io::Result<()> {
+    use npyz::WriterBuilder;
+    let shape: Vec<u64> = value.shape.iter().map(|&d| d as u64).collect();
+    macro_rules! write_all {
+        ($values:expr) => {{
+            let mut out = npyz::WriteOptions::new().default_dtype().shape(&shape).writer(writer).begin_nd()?;
+            out.extend($values.iter().copied())?;
+            out.finish()
+        }};
+    }
+    match &value.data {
+        TensorData::I8(v) => write_all!(v),
+        TensorData::U8(v) => write_all!(v),
+        TensorData::I16(v) => write_all!(v),
+        TensorData::I32(v) => write_all!(v),
+        TensorData::I64(v) => write_all!(v),
+        TensorData::F32(v) => write_all!(v),
+        TensorData::Bool(v) => write_all!(v),
+    }
+}
