@@ -214,14 +214,14 @@ fn conv_model_reads() {
 fn eight_byte_file_is_rejected() {
     let bytes = [0x18, 0x00, 0x00, 0x00, 0x54, 0x46, 0x4C, 0x33];
     let error = read_bytes(&bytes, "broken.tflite").unwrap_err();
-    assert!(matches!(error.kind, ImportErrorKind::Flatbuffer(_)), "{error}");
+    assert!(matches!(*error.kind, ImportErrorKind::Flatbuffer(_)), "{error}");
     assert_message(&error, &["not a valid TFLite flatbuffer"]);
 }
 
 #[test]
 fn empty_file_is_rejected() {
     let error = read_bytes(&[], "broken.tflite").unwrap_err();
-    assert!(matches!(error.kind, ImportErrorKind::Flatbuffer(_)), "{error}");
+    assert!(matches!(*error.kind, ImportErrorKind::Flatbuffer(_)), "{error}");
 }
 
 #[test]
@@ -229,7 +229,7 @@ fn zero_stride_is_rejected() {
     let mut spec = conv_model();
     spec.ops[0].options_i32 = vec![(1, 0), (2, 2)];
     let error = error_of(&spec);
-    assert!(matches!(error.kind, ImportErrorKind::Attribute { .. }), "{error}");
+    assert!(matches!(*error.kind, ImportErrorKind::Attribute { .. }), "{error}");
     assert_message(&error, &["op 0 (CONV_2D)", "stride_w = 0", "1 to 8"]);
 }
 
@@ -267,7 +267,7 @@ fn options_of_wrong_type_are_rejected() {
     let mut spec = conv_model();
     spec.ops[0].options_type = PAD_OPTIONS;
     let error = error_of(&spec);
-    assert!(matches!(error.kind, ImportErrorKind::OptionsType { found: 22, expected: 1, .. }), "{error}");
+    assert!(matches!(*error.kind, ImportErrorKind::OptionsType { found: 22, expected: 1, .. }), "{error}");
 }
 
 #[test]
@@ -275,7 +275,7 @@ fn op_input_index_out_of_range_is_rejected() {
     let mut spec = conv_model();
     spec.ops[0].inputs[1] = 40;
     let error = error_of(&spec);
-    assert!(matches!(error.kind, ImportErrorKind::IndexOutOfRange { index: 40, count: 4, .. }), "{error}");
+    assert!(matches!(*error.kind, ImportErrorKind::IndexOutOfRange { index: 40, count: 4, .. }), "{error}");
     assert_message(&error, &["op 0 (CONV_2D)", "inputs[1]", "index 40"]);
 }
 
@@ -305,7 +305,7 @@ fn buffer_index_out_of_range_is_rejected() {
     let mut spec = conv_model();
     spec.tensors[1].buffer = 9;
     let error = error_of(&spec);
-    assert!(matches!(error.kind, ImportErrorKind::IndexOutOfRange { index: 9, count: 3, .. }), "{error}");
+    assert!(matches!(*error.kind, ImportErrorKind::IndexOutOfRange { index: 9, count: 3, .. }), "{error}");
     assert_message(&error, &["tensor 1 (filter)", "buffer"]);
 }
 
@@ -314,7 +314,7 @@ fn data_length_mismatch_is_rejected() {
     let mut spec = conv_model();
     spec.buffers[1] = vec![1u8; 71];
     let error = error_of(&spec);
-    assert!(matches!(error.kind, ImportErrorKind::DataLength { expected: 72, found: 71, .. }), "{error}");
+    assert!(matches!(*error.kind, ImportErrorKind::DataLength { expected: 72, found: 71, .. }), "{error}");
     assert_message(&error, &["tensor 1 (filter)", "71 bytes", "needs 72"]);
 }
 
@@ -323,7 +323,7 @@ fn overflowing_shape_is_rejected() {
     let mut spec = conv_model();
     spec.tensors[1].shape = vec![i32::MAX, i32::MAX, i32::MAX, 4];
     let error = error_of(&spec);
-    assert!(matches!(error.kind, ImportErrorKind::ShapeOverflow { .. }), "{error}");
+    assert!(matches!(*error.kind, ImportErrorKind::ShapeOverflow { .. }), "{error}");
     assert_message(&error, &["tensor 1 (filter)"]);
 }
 
@@ -332,7 +332,7 @@ fn negative_dimension_is_rejected() {
     let mut spec = conv_model();
     spec.tensors[0].shape = vec![1, -8, 8, 2];
     let error = error_of(&spec);
-    assert!(matches!(error.kind, ImportErrorKind::NegativeDimension { .. }), "{error}");
+    assert!(matches!(*error.kind, ImportErrorKind::NegativeDimension { .. }), "{error}");
     assert_message(&error, &["tensor 0 (input)"]);
 }
 
@@ -364,7 +364,7 @@ fn zero_point_outside_type_range_is_rejected() {
     let mut spec = conv_model();
     spec.tensors[0].zero_points = vec![300];
     let error = error_of(&spec);
-    assert!(matches!(error.kind, ImportErrorKind::Quantization { .. }), "{error}");
+    assert!(matches!(*error.kind, ImportErrorKind::Quantization { .. }), "{error}");
     assert_message(&error, &["tensor 0 (input)", "zero point 300", "[-128, 127]"]);
 }
 

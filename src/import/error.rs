@@ -11,7 +11,7 @@ use thiserror::Error;
 pub struct ImportError {
     /// The model file (or the name given for an in-memory model).
     pub path: PathBuf,
-    pub kind: ImportErrorKind,
+    pub kind: Box<ImportErrorKind>,
 }
 
 /// Where in the model a problem was found.

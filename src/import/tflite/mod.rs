@@ -27,7 +27,7 @@ pub const MAX_FILE_BYTES: u64 = 4 << 30;
 /// Reads the model file at `path`.
 pub fn read_file(path: impl AsRef<Path>) -> Result<Graph, ImportError> {
     let path = path.as_ref();
-    let fail = |kind| ImportError { path: path.to_path_buf(), kind };
+    let fail = |kind| ImportError { path: path.to_path_buf(), kind: Box::new(kind) };
     let size = std::fs::metadata(path).map_err(|e| fail(ImportErrorKind::Io(e)))?.len();
     if size > MAX_FILE_BYTES {
         return Err(fail(ImportErrorKind::TooLarge { size, limit: MAX_FILE_BYTES }));
@@ -38,7 +38,7 @@ pub fn read_file(path: impl AsRef<Path>) -> Result<Graph, ImportError> {
 
 /// Reads a model from memory; `path` names it in error messages.
 pub fn read_bytes(bytes: &[u8], path: impl Into<PathBuf>) -> Result<Graph, ImportError> {
-    read_graph(bytes).map_err(|kind| ImportError { path: path.into(), kind })
+    read_graph(bytes).map_err(|kind| ImportError { path: path.into(), kind: Box::new(kind) })
 }
 
 fn read_graph(bytes: &[u8]) -> Result<Graph, ImportErrorKind> {
@@ -153,33 +153,9 @@ fn read_op(
     let location = Location::Op { index, name: name.clone() };
     let count = graph.tensors.len();
 
-    let mut inputs = Vec::new();
-    for (position, tensor) in operator.inputs().map(|v| v.iter().collect()).unwrap_or_else(Vec::new).into_iter().enumerate() {
-        // -1 marks an omitted optional input.
-        if tensor == -1 {
-            inputs.push(None);
-            continue;
-        }
-        let id = checked_tensor_index(tensor, count).ok_or_else(|| ImportErrorKind::IndexOutOfRange {
-            location: location.clone(),
-            field: format!("inputs[{position}]"),
-            index: i64::from(tensor),
-            count,
-            what: "tensors",
-        })?;
-        inputs.push(Some(id));
-    }
-    let mut outputs = Vec::new();
-    for (position, tensor) in operator.outputs().map(|v| v.iter().collect()).unwrap_or_else(Vec::new).into_iter().enumerate() {
-        let id = checked_tensor_index(tensor, count).ok_or_else(|| ImportErrorKind::IndexOutOfRange {
-            location: location.clone(),
-            field: format!("outputs[{position}]"),
-            index: i64::from(tensor),
-            count,
-            what: "tensors",
-        })?;
-        outputs.push(id);
-    }
+    let inputs = operand_ids(operator.inputs(), "inputs", &location, count, true)?;
+    let outputs: Vec<TensorId> =
+        operand_ids(operator.outputs(), "outputs", &location, count, false)?.into_iter().flatten().collect();
 
     let kind = match opcode {
         Opcode::Builtin(code) => match ops::importer(*code) {
@@ -192,4 +168,31 @@ fn read_op(
         Opcode::Custom(_) => OpKind::Unsupported { name },
     };
     Ok(Op { kind, inputs, outputs })
+}
+
+/// Checks an operator's input or output tensor list; `-1` (an omitted
+/// optional operand) is accepted only where `optional_allowed`.
+fn operand_ids(
+    list: Option<Vector<i32>>,
+    field: &str,
+    location: &Location,
+    count: usize,
+    optional_allowed: bool,
+) -> Result<Vec<Option<TensorId>>, ImportErrorKind> {
+    let mut ids = Vec::new();
+    for (position, tensor) in list.map(|v| v.iter().collect::<Vec<i32>>()).unwrap_or_default().into_iter().enumerate() {
+        if tensor == -1 && optional_allowed {
+            ids.push(None);
+            continue;
+        }
+        let id = checked_tensor_index(tensor, count).ok_or_else(|| ImportErrorKind::IndexOutOfRange {
+            location: location.clone(),
+            field: format!("{field}[{position}]"),
+            index: i64::from(tensor),
+            count,
+            what: "tensors",
+        })?;
+        ids.push(Some(id));
+    }
+    Ok(ids)
 }

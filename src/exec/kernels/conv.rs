@@ -1,0 +1,469 @@
+//! CONV_2D (including grouped convolution) and DEPTHWISE_CONV_2D on int8 and
+//! 16x8 NHWC tensors, bit for bit as the TFLite Micro reference kernels
+//! compute them.
+//!
+//! Both kernels run every output row in parallel (rayon); each output
+//! element is computed on its own, so results do not depend on the thread
+//! count. Limitation: float32, uint8 and int4-weight layers are rejected.
+
+use super::mac::{padded_k, Accumulation, Reference32, Reference64, VectorIsa};
+use super::mac_layer::{
+    effective_scale, operands, plan, read_activations, read_bias, read_weights, reference_register, widen_weights,
+    Activations, MacPlan, OutputElement, PlanInputs, Register,
+};
+use super::mac_window::{rank4, read_window, Window, WindowAttrs};
+use super::op_context::{check_value, operand, OpContext, OpLabel};
+use crate::exec::{Datapath, ExecError, Kernel, TensorValue};
+use crate::model::{Conv2dAttrs, DataType, DepthwiseConv2dAttrs, Hw};
+use crate::numeric::quantize_multiplier;
+use rayon::prelude::*;
+
+/// A prepared CONV_2D.
+///
+/// Matches TFLite Micro `reference_integer_ops::ConvPerChannel` (int8, and
+/// the int16-activation overload with an int32 or int64 accumulator):
+/// `acc = bias + sum w * (x - zx)` over the taps inside the image, then the
+/// PPU. Groups follow the reference: `groups = cin / filter_cin`, and output
+/// channel `oc` reads input channels of group `oc / (cout / groups)`.
+#[derive(Debug)]
+struct Conv2d {
+    label: OpLabel,
+    activations: Activations,
+    window: Window,
+    groups: usize,
+    /// Input channels per group (the filter's last dimension).
+    group_channels: usize,
+    /// Output channels per group.
+    group_filters: usize,
+    /// `kh * kw * group_channels` rounded up by [`padded_k`].
+    k_padded: usize,
+    /// Weights as `[cout][ky][kx][group_channels]` plus a zero tail to
+    /// `k_padded`: one K vector per output channel, in accumulation order.
+    weights: Vec<i16>,
+    plan: MacPlan,
+    isa: VectorIsa,
+}
+
+/// A prepared DEPTHWISE_CONV_2D.
+///
+/// Matches TFLite Micro `reference_integer_ops::DepthwiseConvPerChannel`
+/// (int8 with an int32 accumulator, 16x8 with an int64 one): output channel
+/// `c` reads input channel `c / depth_multiplier`.
+#[derive(Debug)]
+struct DepthwiseConv2d {
+    label: OpLabel,
+    activations: Activations,
+    window: Window,
+    depth_multiplier: usize,
+    /// Weights as `[ky][kx][cout]`, the file's layout without its leading 1.
+    weights: Vec<i16>,
+    plan: MacPlan,
+    isa: VectorIsa,
+}
+
+/// Prepares CONV_2D: filter `[cout, kh, kw, cin / groups]`, optional bias
+/// `[cout]`.
+pub(crate) fn prepare_conv2d(context: &OpContext, attrs: &Conv2dAttrs, datapath: &Datapath) -> Result<Box<dyn Kernel>, ExecError> {
+    context.expect_arity(2, 3)?;
+    let input = context.input(0)?;
+    let filter = context.input(1)?;
+    let output = context.output(0)?;
+    let layer = read_activations(context, input, output)?;
+
+    let [cout, kh, kw, group_channels] = rank4(context, "filter", &filter.shape)?;
+    let cin = rank4(context, "input", &input.shape)?[3];
+    if group_channels == 0 || cin % group_channels != 0 {
+        return Err(context.invalid(format!(
+            "filter has {group_channels} input channels, which must divide the input's {cin} channels"
+        )));
+    }
+    let groups = cin / group_channels;
+    if cout == 0 || cout % groups != 0 {
+        return Err(context.invalid(format!("{cout} output channels do not split into {groups} groups")));
+    }
+    let window = read_window(
+        context,
+        &input.shape,
+        &output.shape,
+        WindowAttrs {
+            kernel: Hw { h: kh, w: kw },
+            stride: attrs.stride,
+            dilation: attrs.dilation,
+            padding: attrs.padding,
+            channels: cout,
+        },
+    )?;
+
+    let weights = read_weights(context, filter, 0, cout)?;
+    let bias = read_bias(context, context.optional_input(2)?, cout, bias_types(layer.activations, BiasRule::Conv))?;
+    let register = reference_register(layer.activations, bias.as_ref());
+    let k = kh * kw * group_channels;
+    let weight_sums: Vec<i64> = weights.values.chunks(k).map(sum_i8).collect();
+    let scales = weights
+        .scales
+        .iter()
+        .map(|&scale| quantize_multiplier(effective_scale(layer.input.scale, scale, layer.output.scale)))
+        .collect();
+    let (output_min, output_max) = context.activation_range(attrs.activation, layer.activations.dtype(), layer.output)?;
+    let plan = plan(
+        datapath,
+        PlanInputs { layer: &layer, register, bias: bias.as_ref(), weight_sums: &weight_sums, scales, output_min, output_max },
+    );
+
+    Ok(Box::new(Conv2d {
+        label: context.label(),
+        activations: layer.activations,
+        window,
+        groups,
+        group_channels,
+        group_filters: cout / groups,
+        k_padded: padded_k(k),
+        weights: widen_weights(&weights.values, k, padded_k(k)),
+        plan,
+        isa: VectorIsa::detect(),
+    }))
+}
+
+/// Prepares DEPTHWISE_CONV_2D: filter `[1, kh, kw, cin * depth_multiplier]`,
+/// optional bias `[cout]`.
+pub(crate) fn prepare_depthwise_conv2d(
+    context: &OpContext,
+    attrs: &DepthwiseConv2dAttrs,
+    datapath: &Datapath,
+) -> Result<Box<dyn Kernel>, ExecError> {
+    context.expect_arity(2, 3)?;
+    let input = context.input(0)?;
+    let filter = context.input(1)?;
+    let output = context.output(0)?;
+    let layer = read_activations(context, input, output)?;
+
+    let [one, kh, kw, cout] = rank4(context, "filter", &filter.shape)?;
+    let cin = rank4(context, "input", &input.shape)?[3];
+    if one != 1 {
+        return Err(context.invalid(format!("filter has shape {:?}; expected 1 as its first dimension", filter.shape)));
+    }
+    if attrs.depth_multiplier == 0 || cin.checked_mul(attrs.depth_multiplier) != Some(cout) {
+        return Err(context.invalid(format!(
+            "depth_multiplier {} with {cin} input channels does not give the filter's {cout} channels",
+            attrs.depth_multiplier
+        )));
+    }
+    let window = read_window(
+        context,
+        &input.shape,
+        &output.shape,
+        WindowAttrs {
+            kernel: Hw { h: kh, w: kw },
+            stride: attrs.stride,
+            dilation: attrs.dilation,
+            padding: attrs.padding,
+            channels: cout,
+        },
+    )?;
+
+    let weights = read_weights(context, filter, 3, cout)?;
+    let bias = read_bias(context, context.optional_input(2)?, cout, bias_types(layer.activations, BiasRule::Depthwise))?;
+    let register = reference_register(layer.activations, bias.as_ref());
+    let weight_sums: Vec<i64> = (0..cout)
+        .map(|channel| weights.values.iter().skip(channel).step_by(cout).map(|&w| i64::from(w)).sum())
+        .collect();
+    let scales = weights
+        .scales
+        .iter()
+        .map(|&scale| quantize_multiplier(effective_scale(layer.input.scale, scale, layer.output.scale)))
+        .collect();
+    let (output_min, output_max) = context.activation_range(attrs.activation, layer.activations.dtype(), layer.output)?;
+    let plan = plan(
+        datapath,
+        PlanInputs { layer: &layer, register, bias: bias.as_ref(), weight_sums: &weight_sums, scales, output_min, output_max },
+    );
+
+    Ok(Box::new(DepthwiseConv2d {
+        label: context.label(),
+        activations: layer.activations,
+        window,
+        depth_multiplier: attrs.depth_multiplier,
+        weights: widen_weights(&weights.values, cout, cout),
+        plan,
+        isa: VectorIsa::detect(),
+    }))
+}
+
+/// Which bias types a layer family accepts.
+#[derive(Clone, Copy)]
+enum BiasRule {
+    Conv,
+    Depthwise,
+}
+
+/// Bias types the reference accepts: int32 for int8 layers; int32 or int64
+/// for 16x8 convolutions (the type picks the accumulator); only int64 for
+/// 16x8 depthwise convolutions, whose reference reads the bias as int64.
+fn bias_types(activations: Activations, rule: BiasRule) -> &'static [DataType] {
+    match (activations, rule) {
+        (Activations::Int8, _) => &[DataType::Int32],
+        (Activations::Int16, BiasRule::Conv) => &[DataType::Int64, DataType::Int32],
+        (Activations::Int16, BiasRule::Depthwise) => &[DataType::Int64],
+    }
+}
+
+fn sum_i8(values: &[i8]) -> i64 {
+    values.iter().map(|&w| i64::from(w)).sum()
+}
+
+
+impl Kernel for Conv2d {
+    fn eval(&self, inputs: &[Option<&TensorValue>]) -> Result<Vec<TensorValue>, ExecError> {
+        let value = operand(&self.label, inputs, 0)?;
+        check_value(&self.label, "input", value, self.activations.dtype(), self.window.input.iter().product())?;
+        // A pointwise kernel reads each input pixel as its patch, so pixels
+        // are laid out padded to the K vector's length.
+        let cin = self.window.input[3];
+        let row_stride = if self.is_pointwise() { self.k_padded } else { cin };
+        let input = operands(value, self.plan.input_offset, cin, row_stride)
+            .ok_or_else(|| self.label.invalid(format!("input has type {}; expected int8 or int16", value.dtype())))?;
+
+        let data = match (self.activations, self.plan.register) {
+            (Activations::Int8, Register::Bits32) => i8::into_data(self.run::<i8, _>(&Reference32, &input)),
+            (Activations::Int8, Register::Bits64) => i8::into_data(self.run::<i8, _>(&Reference64, &input)),
+            (Activations::Int16, Register::Bits32) => i16::into_data(self.run::<i16, _>(&Reference32, &input)),
+            (Activations::Int16, Register::Bits64) => i16::into_data(self.run::<i16, _>(&Reference64, &input)),
+        };
+        Ok(vec![TensorValue { shape: self.window.output.to_vec(), data }])
+    }
+}
+
+/// Per-task buffers of the convolution kernel.
+struct ConvScratch<O> {
+    /// One K vector per group, each padded to `k_padded`.
+    patch: Vec<i16>,
+    /// The finished accumulators of one output pixel.
+    accumulators: Vec<O>,
+}
+
+impl Conv2d {
+    /// True for a 1x1 kernel without groups: it never reads padding and its
+    /// patch is one input pixel.
+    fn is_pointwise(&self) -> bool {
+        self.window.taps() == 1 && self.groups == 1
+    }
+
+    /// Computes the whole output, one task per output row.
+    fn run<T: OutputElement, A: Accumulation>(&self, accumulation: &A, input: &[i16]) -> Vec<T> {
+        let [_, _, out_w, cout] = self.window.output;
+        let mut output = vec![T::default(); self.window.output.iter().product()];
+        let scratch = || ConvScratch {
+            patch: vec![0_i16; self.groups * self.k_padded],
+            accumulators: vec![accumulation.finish(accumulation.start(0)); cout],
+        };
+        output.par_chunks_mut(out_w * cout).enumerate().for_each_init(scratch, |scratch, (row, output_row)| match self.isa {
+            #[cfg(target_arch = "x86_64")]
+            // SAFETY: `isa` is Avx2 only when the CPU reported AVX2 at prepare.
+            VectorIsa::Avx2 => unsafe { self.run_row_avx2(accumulation, input, row, scratch, output_row) },
+            _ => self.run_row(accumulation, input, row, scratch, output_row),
+        });
+        output
+    }
+
+    /// [`Conv2d::run_row`] compiled for AVX2.
+    ///
+    /// # Safety
+    /// The CPU must support AVX2.
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2")]
+    unsafe fn run_row_avx2<T: OutputElement, A: Accumulation>(
+        &self,
+        accumulation: &A,
+        input: &[i16],
+        row: usize,
+        scratch: &mut ConvScratch<A::Output>,
+        output_row: &mut [T],
+    ) {
+        self.run_row(accumulation, input, row, scratch, output_row)
+    }
+
+    /// Computes output row `row` (counted over batch and height): per pixel,
+    /// one dot product per output channel, then the PPU across channels.
+    #[inline(always)]
+    fn run_row<T: OutputElement, A: Accumulation>(
+        &self,
+        accumulation: &A,
+        input: &[i16],
+        row: usize,
+        scratch: &mut ConvScratch<A::Output>,
+        output_row: &mut [T],
+    ) {
+        let [_, in_h, in_w, _] = self.window.input;
+        let [_, out_h, _, cout] = self.window.output;
+        let (batch, oy) = (row / out_h, row % out_h);
+        let k_padded = self.k_padded;
+        let pointwise = self.is_pointwise();
+
+        for (ox, output_pixel) in output_row.chunks_exact_mut(cout).enumerate() {
+            let patch: &[i16] = if pointwise {
+                let iy = oy * self.window.stride.h;
+                let ix = ox * self.window.stride.w;
+                &input[((batch * in_h + iy) * in_w + ix) * k_padded..][..k_padded]
+            } else {
+                self.fill_patch(input, batch, oy, ox, &mut scratch.patch);
+                &scratch.patch
+            };
+            let groups = scratch
+                .accumulators
+                .chunks_exact_mut(self.group_filters)
+                .zip(self.weights.chunks_exact(self.group_filters * k_padded))
+                .zip(self.plan.starts.chunks_exact(self.group_filters))
+                .zip(patch.chunks_exact(k_padded));
+            for (((accumulators, weights), starts), operands) in groups {
+                let channels = accumulators.iter_mut().zip(weights.chunks_exact(k_padded)).zip(starts);
+                for ((accumulator, weights), &start) in channels {
+                    *accumulator = accumulation.finish(accumulation.dot(accumulation.start(start), operands, weights));
+                }
+            }
+            self.plan.ppu.apply_lanes(0, &scratch.accumulators, output_pixel);
+        }
+    }
+
+    /// Gathers the operands of output pixel `(oy, ox)` as one K vector per
+    /// group, `[group][ky][kx][group_channels]`, with padded taps set to the
+    /// plan's pad value. The zero tail up to `k_padded` is never written.
+    #[inline(always)]
+    fn fill_patch(&self, input: &[i16], batch: usize, oy: usize, ox: usize, patch: &mut [i16]) {
+        let [_, in_h, in_w, cin] = self.window.input;
+        let group_channels = self.group_channels;
+        let k_padded = self.k_padded;
+        for ky in 0..self.window.kernel.h {
+            let iy = self.window.input_row(oy, ky);
+            for kx in 0..self.window.kernel.w {
+                let tap_start = (ky * self.window.kernel.w + kx) * group_channels;
+                match (iy, self.window.input_column(ox, kx)) {
+                    (Some(iy), Some(ix)) => {
+                        let pixel = &input[((batch * in_h + iy) * in_w + ix) * cin..][..cin];
+                        for (group, channels) in pixel.chunks_exact(group_channels).enumerate() {
+                            patch[group * k_padded + tap_start..][..group_channels].copy_from_slice(channels);
+                        }
+                    }
+                    _ => {
+                        for group in 0..self.groups {
+                            patch[group * k_padded + tap_start..][..group_channels].fill(self.plan.pad_value);
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+impl Kernel for DepthwiseConv2d {
+    fn eval(&self, inputs: &[Option<&TensorValue>]) -> Result<Vec<TensorValue>, ExecError> {
+        let value = operand(&self.label, inputs, 0)?;
+        check_value(&self.label, "input", value, self.activations.dtype(), self.window.input.iter().product())?;
+        let cin = self.window.input[3];
+        let input = operands(value, self.plan.input_offset, cin, cin)
+            .ok_or_else(|| self.label.invalid(format!("input has type {}; expected int8 or int16", value.dtype())))?;
+
+        let data = match (self.activations, self.plan.register) {
+            (Activations::Int8, Register::Bits32) => i8::into_data(self.run::<i8, _>(&Reference32, &input)),
+            (Activations::Int8, Register::Bits64) => i8::into_data(self.run::<i8, _>(&Reference64, &input)),
+            (Activations::Int16, Register::Bits32) => i16::into_data(self.run::<i16, _>(&Reference32, &input)),
+            (Activations::Int16, Register::Bits64) => i16::into_data(self.run::<i16, _>(&Reference64, &input)),
+        };
+        Ok(vec![TensorValue { shape: self.window.output.to_vec(), data }])
+    }
+}
+
+/// Per-task buffers of the depthwise kernel.
+struct DepthwiseScratch<R, O> {
+    registers: Vec<R>,
+    accumulators: Vec<O>,
+    /// An input pixel repeated `depth_multiplier` times per channel.
+    expanded: Vec<i16>,
+    /// The operands of a padded tap.
+    padding: Vec<i16>,
+}
+
+impl DepthwiseConv2d {
+    /// Computes the whole output, one task per output row.
+    fn run<T: OutputElement, A: Accumulation>(&self, accumulation: &A, input: &[i16]) -> Vec<T> {
+        let [_, _, out_w, cout] = self.window.output;
+        let mut output = vec![T::default(); self.window.output.iter().product()];
+        let scratch = || DepthwiseScratch {
+            registers: vec![accumulation.start(0); cout],
+            accumulators: vec![accumulation.finish(accumulation.start(0)); cout],
+            expanded: vec![0_i16; cout],
+            padding: vec![self.plan.pad_value; cout],
+        };
+        output.par_chunks_mut(out_w * cout).enumerate().for_each_init(scratch, |scratch, (row, output_row)| match self.isa {
+            #[cfg(target_arch = "x86_64")]
+            // SAFETY: `isa` is Avx2 only when the CPU reported AVX2 at prepare.
+            VectorIsa::Avx2 => unsafe { self.run_row_avx2(accumulation, input, row, scratch, output_row) },
+            _ => self.run_row(accumulation, input, row, scratch, output_row),
+        });
+        output
+    }
+
+    /// [`DepthwiseConv2d::run_row`] compiled for AVX2.
+    ///
+    /// # Safety
+    /// The CPU must support AVX2.
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2")]
+    unsafe fn run_row_avx2<T: OutputElement, A: Accumulation>(
+        &self,
+        accumulation: &A,
+        input: &[i16],
+        row: usize,
+        scratch: &mut DepthwiseScratch<A::Register, A::Output>,
+        output_row: &mut [T],
+    ) {
+        self.run_row(accumulation, input, row, scratch, output_row)
+    }
+
+    /// Computes output row `row` (counted over batch and height), tap by tap
+    /// across all channels of a pixel, then the PPU across channels.
+    #[inline(always)]
+    fn run_row<T: OutputElement, A: Accumulation>(
+        &self,
+        accumulation: &A,
+        input: &[i16],
+        row: usize,
+        scratch: &mut DepthwiseScratch<A::Register, A::Output>,
+        output_row: &mut [T],
+    ) {
+        let [_, in_h, in_w, cin] = self.window.input;
+        let [_, out_h, _, cout] = self.window.output;
+        let (batch, oy) = (row / out_h, row % out_h);
+
+        for (ox, output_pixel) in output_row.chunks_exact_mut(cout).enumerate() {
+            for (register, &start) in scratch.registers.iter_mut().zip(&self.plan.starts) {
+                *register = accumulation.start(start);
+            }
+            for ky in 0..self.window.kernel.h {
+                let iy = self.window.input_row(oy, ky);
+                for kx in 0..self.window.kernel.w {
+                    let tap = ky * self.window.kernel.w + kx;
+                    let weights = &self.weights[tap * cout..][..cout];
+                    let operands: &[i16] = match (iy, self.window.input_column(ox, kx)) {
+                        (Some(iy), Some(ix)) => {
+                            let pixel = &input[((batch * in_h + iy) * in_w + ix) * cin..][..cin];
+                            if self.depth_multiplier == 1 {
+                                pixel
+                            } else {
+                                for (expanded, &x) in scratch.expanded.chunks_exact_mut(self.depth_multiplier).zip(pixel) {
+                                    expanded.fill(x);
+                                }
+                                &scratch.expanded
+                            }
+                        }
+                        _ => &scratch.padding,
+                    };
+                    accumulation.mac_lanes(&mut scratch.registers, tap, operands, weights);
+                }
+            }
+            for (accumulator, &register) in scratch.accumulators.iter_mut().zip(&scratch.registers) {
+                *accumulator = accumulation.finish(register);
+            }
+            self.plan.ppu.apply_lanes(0, &scratch.accumulators, output_pixel);
+        }
+    }
+}

@@ -1,0 +1,220 @@
+//! FULLY_CONNECTED on int8 and 16x8 tensors, with per-tensor or per-channel
+//! weights, bit for bit as the TFLite Micro reference kernels compute it.
+//!
+//! The input is read as `[batches, depth]` rows whatever its rank, and the
+//! output keeps the shape the model gives it (`keep_num_dims` only changes
+//! that shape). Limitation: only two-dimensional constant weights in the
+//! default layout are supported; shuffled weights and int4 weights are
+//! rejected.
+
+use super::mac::{padded_k, Accumulation, Reference32, Reference64, VectorIsa};
+use super::mac_layer::{
+    effective_scale, operands, plan, read_activations, read_bias, read_weights, reference_register, widen_weights,
+    Activations, Bias, LayerActivations, MacPlan, OutputElement, PlanInputs, Register, Weights,
+};
+use super::op_context::{check_value, operand, OpContext, OpLabel};
+use crate::exec::{Datapath, ExecError, Kernel, TensorValue};
+use crate::model::{format_shape, DataType, FullyConnectedAttrs, Tensor};
+use crate::numeric::{quantize_multiplier, QuantizedMultiplier};
+use rayon::prelude::*;
+
+/// Output channels per parallel task.
+const UNITS_PER_TASK: usize = 64;
+
+/// A prepared FULLY_CONNECTED.
+///
+/// Matches TFLite Micro `reference_integer_ops::FullyConnected` (per-tensor
+/// weights) and `FullyConnectedPerChannel`: `acc = bias + sum w * (x - zx)`
+/// in int32 for int8 layers, and in the bias type for 16x8 layers, then the
+/// PPU.
+#[derive(Debug)]
+struct FullyConnected {
+    label: OpLabel,
+    activations: Activations,
+    input_len: usize,
+    /// Elements of one input row, the weights' second dimension.
+    depth: usize,
+    /// Output channels, the weights' first dimension.
+    units: usize,
+    /// `depth` rounded up by [`padded_k`].
+    depth_padded: usize,
+    output_shape: Vec<usize>,
+    /// Weights as `[units][depth]`, the file's layout, plus a zero tail to
+    /// `depth_padded` on each row.
+    weights: Vec<i16>,
+    plan: MacPlan,
+    isa: VectorIsa,
+}
+
+/// Prepares FULLY_CONNECTED: weights `[units, depth]`, optional bias
+/// `[units]`, input of `batches * depth` elements, output `[..., units]`.
+pub(crate) fn prepare_fully_connected(
+    context: &OpContext,
+    attrs: &FullyConnectedAttrs,
+    datapath: &Datapath,
+) -> Result<Box<dyn Kernel>, ExecError> {
+    context.expect_arity(2, 3)?;
+    let input = context.input(0)?;
+    let filter = context.input(1)?;
+    let output = context.output(0)?;
+    let layer = read_activations(context, input, output)?;
+
+    let [units, depth] = <[usize; 2]>::try_from(filter.shape.as_slice()).map_err(|_| {
+        context.invalid(format!("weights have shape {}; expected rank 2 [units, depth]", format_shape(&filter.shape)))
+    })?;
+    let batches = check_shapes(context, input, output, units, depth)?;
+
+    let weights = read_weights(context, filter, 0, units)?;
+    let bias_types: &[DataType] = match layer.activations {
+        Activations::Int8 => &[DataType::Int32],
+        Activations::Int16 => &[DataType::Int64, DataType::Int32],
+    };
+    let bias_tensor = context.optional_input(2)?;
+    let bias = read_bias(context, bias_tensor, units, bias_types)?;
+    let register = reference_register(layer.activations, bias.as_ref());
+    let weight_sums: Vec<i64> = weights.values.chunks(depth).map(|row| row.iter().map(|&w| i64::from(w)).sum()).collect();
+    let scales = scales(context, &layer, &weights, bias_tensor, bias.as_ref())?;
+    let (output_min, output_max) = context.activation_range(attrs.activation, layer.activations.dtype(), layer.output)?;
+    let plan = plan(
+        datapath,
+        PlanInputs { layer: &layer, register, bias: bias.as_ref(), weight_sums: &weight_sums, scales, output_min, output_max },
+    );
+
+    Ok(Box::new(FullyConnected {
+        label: context.label(),
+        activations: layer.activations,
+        input_len: batches * depth,
+        depth,
+        units,
+        depth_padded: padded_k(depth),
+        output_shape: output.shape.clone(),
+        weights: widen_weights(&weights.values, depth, padded_k(depth)),
+        plan,
+        isa: VectorIsa::detect(),
+    }))
+}
+
+/// Checks that the output is `[..., units]` and that the input holds one
+/// row of `depth` elements per output row; returns the number of rows.
+fn check_shapes(context: &OpContext, input: &Tensor, output: &Tensor, units: usize, depth: usize) -> Result<usize, ExecError> {
+    if units == 0 || depth == 0 {
+        return Err(context.invalid(format!("weights have shape [{units}, {depth}]; expected no empty dimension")));
+    }
+    if output.shape.last() != Some(&units) {
+        return Err(context.invalid(format!(
+            "output has shape {}; expected {units} (the weights' units) as its last dimension",
+            format_shape(&output.shape)
+        )));
+    }
+    let batches = output.element_count() / units;
+    if batches.checked_mul(depth) != Some(input.element_count()) {
+        return Err(context.invalid(format!(
+            "input has shape {} ({} elements); expected {batches} rows of the weights' depth {depth} for output {}",
+            format_shape(&input.shape),
+            input.element_count(),
+            format_shape(&output.shape)
+        )));
+    }
+    Ok(batches)
+}
+
+/// Per-unit requantisation scales as TFLite Micro derives them.
+///
+/// Per-channel weights use `input_scale * weight_scale / output_scale` in
+/// double. Per-tensor weights go through `GetQuantizedConvolutionMultipler`,
+/// which multiplies the two float32 scales in float32 before widening (a
+/// different rounding of the same real number), and which rejects a bias
+/// whose scale differs from `input_scale * weight_scale` by more than 2% of
+/// the output scale.
+fn scales(
+    context: &OpContext,
+    layer: &LayerActivations,
+    weights: &Weights,
+    bias_tensor: Option<&Tensor>,
+    bias: Option<&Bias>,
+) -> Result<Vec<QuantizedMultiplier>, ExecError> {
+    let (input_scale, output_scale) = (layer.input.scale, layer.output.scale);
+    if weights.per_channel {
+        return Ok(weights
+            .scales
+            .iter()
+            .map(|&scale| quantize_multiplier(effective_scale(input_scale, scale, output_scale)))
+            .collect());
+    }
+
+    let weight_scale = weights.scales.first().copied().unwrap_or(0.0);
+    let bias_scale = bias_tensor.and_then(|t| t.quantization.as_ref()).and_then(|q| q.scales.first().copied());
+    if let (Some(_), Some(bias_scale)) = (bias, bias_scale) {
+        let product = f64::from(input_scale) * f64::from(weight_scale);
+        let difference = (product - f64::from(bias_scale)).abs();
+        if difference / f64::from(output_scale) > 0.02 {
+            return Err(context.invalid(format!(
+                "bias scale {bias_scale} differs from input scale * weight scale = {product} by more than 2% of the output scale {output_scale}"
+            )));
+        }
+    }
+    let product = f64::from(input_scale * weight_scale);
+    let scale = quantize_multiplier(product / f64::from(output_scale));
+    Ok(vec![scale; weights.scales.len()])
+}
+
+impl Kernel for FullyConnected {
+    fn eval(&self, inputs: &[Option<&TensorValue>]) -> Result<Vec<TensorValue>, ExecError> {
+        let value = operand(&self.label, inputs, 0)?;
+        check_value(&self.label, "input", value, self.activations.dtype(), self.input_len)?;
+        let input = operands(value, self.plan.input_offset, self.depth, self.depth_padded)
+            .ok_or_else(|| self.label.invalid(format!("input has type {}; expected int8 or int16", value.dtype())))?;
+
+        let data = match (self.activations, self.plan.register) {
+            (Activations::Int8, Register::Bits32) => i8::into_data(self.run::<i8, _>(&Reference32, &input)),
+            (Activations::Int8, Register::Bits64) => i8::into_data(self.run::<i8, _>(&Reference64, &input)),
+            (Activations::Int16, Register::Bits32) => i16::into_data(self.run::<i16, _>(&Reference32, &input)),
+            (Activations::Int16, Register::Bits64) => i16::into_data(self.run::<i16, _>(&Reference64, &input)),
+        };
+        Ok(vec![TensorValue { shape: self.output_shape.clone(), data }])
+    }
+}
+
+impl FullyConnected {
+    /// Computes the output row by row, each row in parallel blocks of
+    /// [`UNITS_PER_TASK`] output channels.
+    fn run<T: OutputElement, A: Accumulation>(&self, accumulation: &A, input: &[i16]) -> Vec<T> {
+        let batches = self.input_len / self.depth;
+        let mut output = vec![T::default(); batches * self.units];
+        for (row, output_row) in input.chunks_exact(self.depth_padded).zip(output.chunks_exact_mut(self.units)) {
+            output_row.par_chunks_mut(UNITS_PER_TASK).enumerate().for_each(|(block, outputs)| {
+                let first_unit = block * UNITS_PER_TASK;
+                match self.isa {
+                    #[cfg(target_arch = "x86_64")]
+                    // SAFETY: `isa` is Avx2 only when the CPU reported AVX2 at prepare.
+                    VectorIsa::Avx2 => unsafe { self.run_units_avx2(accumulation, row, first_unit, outputs) },
+                    _ => self.run_units(accumulation, row, first_unit, outputs),
+                }
+            });
+        }
+        output
+    }
+
+    /// [`FullyConnected::run_units`] compiled for AVX2.
+    ///
+    /// # Safety
+    /// The CPU must support AVX2.
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2")]
+    unsafe fn run_units_avx2<T: OutputElement, A: Accumulation>(&self, accumulation: &A, row: &[i16], first_unit: usize, outputs: &mut [T]) {
+        self.run_units(accumulation, row, first_unit, outputs)
+    }
+
+    /// Computes `outputs.len()` output channels from `first_unit` for one
+    /// input row (at most [`UNITS_PER_TASK`]).
+    #[inline(always)]
+    fn run_units<T: OutputElement, A: Accumulation>(&self, accumulation: &A, row: &[i16], first_unit: usize, outputs: &mut [T]) {
+        let mut accumulators = [accumulation.finish(accumulation.start(0)); UNITS_PER_TASK];
+        let accumulators = &mut accumulators[..outputs.len()];
+        let weights = self.weights[first_unit * self.depth_padded..].chunks_exact(self.depth_padded);
+        for ((accumulator, weights), &start) in accumulators.iter_mut().zip(weights).zip(&self.plan.starts[first_unit..]) {
+            *accumulator = accumulation.finish(accumulation.dot(accumulation.start(start), row, weights));
+        }
+        self.plan.ppu.apply_lanes(first_unit, accumulators, outputs);
+    }
+}
