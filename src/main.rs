@@ -6,7 +6,11 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 #[derive(Parser)]
-#[command(name = "fxsim", version, about = "Bit-accurate, cycle-level simulator of an FPGA neural-network accelerator")]
+#[command(
+    name = "fxsim",
+    version,
+    about = "Bit-accurate, cycle-level simulator of an FPGA neural-network accelerator"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -55,15 +59,31 @@ fn main() -> ExitCode {
 fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Inspect { model, json } => inspect(&model, json),
-        Command::Run { model, input, shape, dump, top } => run_model(&model, &input, shape.as_deref(), dump.as_deref(), top),
+        Command::Run {
+            model,
+            input,
+            shape,
+            dump,
+            top,
+        } => run_model(&model, &input, shape.as_deref(), dump.as_deref(), top),
     }
 }
 
-fn run_model(model: &Path, input: &Path, shape: Option<&[usize]>, dump: Option<&Path>, top: usize) -> anyhow::Result<()> {
+fn run_model(
+    model: &Path,
+    input: &Path,
+    shape: Option<&[usize]>,
+    dump: Option<&Path>,
+    top: usize,
+) -> anyhow::Result<()> {
     let graph = fxsim::import::tflite::read_file(model)?;
     let input_id = match graph.inputs.as_slice() {
         [id] => *id,
-        ids => anyhow::bail!("{}: model has {} inputs; run takes models with exactly one", model.display(), ids.len()),
+        ids => anyhow::bail!(
+            "{}: model has {} inputs; run takes models with exactly one",
+            model.display(),
+            ids.len()
+        ),
     };
     let input_tensor = graph.tensor(input_id);
     let value = match shape {
@@ -75,13 +95,20 @@ fn run_model(model: &Path, input: &Path, shape: Option<&[usize]>, dump: Option<&
 
     for &id in &graph.outputs {
         if let Some(value) = execution.values.get(id).and_then(Option::as_ref) {
-            print!("{}", fxsim::report::output::describe_output(graph.tensor(id), value, top));
+            print!(
+                "{}",
+                fxsim::report::output::describe_output(graph.tensor(id), value, top)
+            );
         }
     }
     if let Some(dir) = dump {
         fxsim::io::write_dump(dir, &graph, &execution.values)
             .with_context(|| format!("cannot write the dump to {}", dir.display()))?;
-        eprintln!("wrote {} tensors to {}", execution.values.iter().flatten().count(), dir.display());
+        eprintln!(
+            "wrote {} tensors to {}",
+            execution.values.iter().flatten().count(),
+            dir.display()
+        );
     }
     Ok(())
 }
@@ -90,7 +117,8 @@ fn inspect(model: &Path, json: bool) -> anyhow::Result<()> {
     let graph = fxsim::import::tflite::read_file(model)?;
     let inspection = fxsim::report::inspect::inspect(&graph, &model.display().to_string());
     if json {
-        let text = serde_json::to_string_pretty(&inspection).context("cannot serialise the summary")?;
+        let text =
+            serde_json::to_string_pretty(&inspection).context("cannot serialise the summary")?;
         println!("{text}");
     } else {
         print!("{}", inspection.to_text());

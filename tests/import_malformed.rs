@@ -52,7 +52,14 @@ fn slot(id: u16) -> u16 {
     4 + 2 * id
 }
 
-fn quantized(name: &'static str, shape: &[i32], dtype: i8, buffer: u32, scale: f32, zero_point: i64) -> TensorSpec {
+fn quantized(
+    name: &'static str,
+    shape: &[i32],
+    dtype: i8,
+    buffer: u32,
+    scale: f32,
+    zero_point: i64,
+) -> TensorSpec {
     TensorSpec {
         name,
         shape: shape.to_vec(),
@@ -197,9 +204,15 @@ fn error_of(spec: &ModelSpec) -> ImportError {
 /// Asserts the message names the file and contains every fragment.
 fn assert_message(error: &ImportError, fragments: &[&str]) {
     let message = error.to_string();
-    assert!(message.starts_with("broken.tflite: "), "message does not name the file: {message}");
+    assert!(
+        message.starts_with("broken.tflite: "),
+        "message does not name the file: {message}"
+    );
     for fragment in fragments {
-        assert!(message.contains(fragment), "message lacks {fragment:?}: {message}");
+        assert!(
+            message.contains(fragment),
+            "message lacks {fragment:?}: {message}"
+        );
     }
 }
 
@@ -214,14 +227,20 @@ fn conv_model_reads() {
 fn eight_byte_file_is_rejected() {
     let bytes = [0x18, 0x00, 0x00, 0x00, 0x54, 0x46, 0x4C, 0x33];
     let error = read_bytes(&bytes, "broken.tflite").unwrap_err();
-    assert!(matches!(*error.kind, ImportErrorKind::Flatbuffer(_)), "{error}");
+    assert!(
+        matches!(*error.kind, ImportErrorKind::Flatbuffer(_)),
+        "{error}"
+    );
     assert_message(&error, &["not a valid TFLite flatbuffer"]);
 }
 
 #[test]
 fn empty_file_is_rejected() {
     let error = read_bytes(&[], "broken.tflite").unwrap_err();
-    assert!(matches!(*error.kind, ImportErrorKind::Flatbuffer(_)), "{error}");
+    assert!(
+        matches!(*error.kind, ImportErrorKind::Flatbuffer(_)),
+        "{error}"
+    );
 }
 
 #[test]
@@ -229,7 +248,10 @@ fn zero_stride_is_rejected() {
     let mut spec = conv_model();
     spec.ops[0].options_i32 = vec![(1, 0), (2, 2)];
     let error = error_of(&spec);
-    assert!(matches!(*error.kind, ImportErrorKind::Attribute { .. }), "{error}");
+    assert!(
+        matches!(*error.kind, ImportErrorKind::Attribute { .. }),
+        "{error}"
+    );
     assert_message(&error, &["op 0 (CONV_2D)", "stride_w = 0", "1 to 8"]);
 }
 
@@ -245,7 +267,10 @@ fn huge_stride_is_rejected() {
 fn zero_dilation_is_rejected() {
     let mut spec = conv_model();
     spec.ops[0].options_i32.push((4, 0));
-    assert_message(&error_of(&spec), &["op 0 (CONV_2D)", "dilation_w_factor = 0"]);
+    assert_message(
+        &error_of(&spec),
+        &["op 0 (CONV_2D)", "dilation_w_factor = 0"],
+    );
 }
 
 #[test]
@@ -259,7 +284,10 @@ fn unknown_padding_is_rejected() {
 fn unknown_activation_is_rejected() {
     let mut spec = conv_model();
     spec.ops[0].options_i8 = vec![(0, 0), (3, 9)];
-    assert_message(&error_of(&spec), &["op 0 (CONV_2D)", "fused_activation_function = 9"]);
+    assert_message(
+        &error_of(&spec),
+        &["op 0 (CONV_2D)", "fused_activation_function = 9"],
+    );
 }
 
 #[test]
@@ -267,7 +295,17 @@ fn options_of_wrong_type_are_rejected() {
     let mut spec = conv_model();
     spec.ops[0].options_type = PAD_OPTIONS;
     let error = error_of(&spec);
-    assert!(matches!(*error.kind, ImportErrorKind::OptionsType { found: 22, expected: 1, .. }), "{error}");
+    assert!(
+        matches!(
+            *error.kind,
+            ImportErrorKind::OptionsType {
+                found: 22,
+                expected: 1,
+                ..
+            }
+        ),
+        "{error}"
+    );
 }
 
 #[test]
@@ -275,7 +313,17 @@ fn op_input_index_out_of_range_is_rejected() {
     let mut spec = conv_model();
     spec.ops[0].inputs[1] = 40;
     let error = error_of(&spec);
-    assert!(matches!(*error.kind, ImportErrorKind::IndexOutOfRange { index: 40, count: 4, .. }), "{error}");
+    assert!(
+        matches!(
+            *error.kind,
+            ImportErrorKind::IndexOutOfRange {
+                index: 40,
+                count: 4,
+                ..
+            }
+        ),
+        "{error}"
+    );
     assert_message(&error, &["op 0 (CONV_2D)", "inputs[1]", "index 40"]);
 }
 
@@ -283,7 +331,10 @@ fn op_input_index_out_of_range_is_rejected() {
 fn op_output_index_out_of_range_is_rejected() {
     let mut spec = conv_model();
     spec.ops[0].outputs[0] = -1;
-    assert_message(&error_of(&spec), &["op 0 (CONV_2D)", "outputs[0]", "index -1"]);
+    assert_message(
+        &error_of(&spec),
+        &["op 0 (CONV_2D)", "outputs[0]", "index -1"],
+    );
 }
 
 #[test]
@@ -305,7 +356,17 @@ fn buffer_index_out_of_range_is_rejected() {
     let mut spec = conv_model();
     spec.tensors[1].buffer = 9;
     let error = error_of(&spec);
-    assert!(matches!(*error.kind, ImportErrorKind::IndexOutOfRange { index: 9, count: 3, .. }), "{error}");
+    assert!(
+        matches!(
+            *error.kind,
+            ImportErrorKind::IndexOutOfRange {
+                index: 9,
+                count: 3,
+                ..
+            }
+        ),
+        "{error}"
+    );
     assert_message(&error, &["tensor 1 (filter)", "buffer"]);
 }
 
@@ -314,7 +375,17 @@ fn data_length_mismatch_is_rejected() {
     let mut spec = conv_model();
     spec.buffers[1] = vec![1u8; 71];
     let error = error_of(&spec);
-    assert!(matches!(*error.kind, ImportErrorKind::DataLength { expected: 72, found: 71, .. }), "{error}");
+    assert!(
+        matches!(
+            *error.kind,
+            ImportErrorKind::DataLength {
+                expected: 72,
+                found: 71,
+                ..
+            }
+        ),
+        "{error}"
+    );
     assert_message(&error, &["tensor 1 (filter)", "71 bytes", "needs 72"]);
 }
 
@@ -323,7 +394,10 @@ fn overflowing_shape_is_rejected() {
     let mut spec = conv_model();
     spec.tensors[1].shape = vec![i32::MAX, i32::MAX, i32::MAX, 4];
     let error = error_of(&spec);
-    assert!(matches!(*error.kind, ImportErrorKind::ShapeOverflow { .. }), "{error}");
+    assert!(
+        matches!(*error.kind, ImportErrorKind::ShapeOverflow { .. }),
+        "{error}"
+    );
     assert_message(&error, &["tensor 1 (filter)"]);
 }
 
@@ -332,7 +406,10 @@ fn negative_dimension_is_rejected() {
     let mut spec = conv_model();
     spec.tensors[0].shape = vec![1, -8, 8, 2];
     let error = error_of(&spec);
-    assert!(matches!(*error.kind, ImportErrorKind::NegativeDimension { .. }), "{error}");
+    assert!(
+        matches!(*error.kind, ImportErrorKind::NegativeDimension { .. }),
+        "{error}"
+    );
     assert_message(&error, &["tensor 0 (input)"]);
 }
 
@@ -341,14 +418,25 @@ fn filter_channel_mismatch_is_rejected() {
     let mut spec = conv_model();
     spec.tensors[1].shape = vec![4, 3, 2, 3];
     let error = error_of(&spec);
-    assert_message(&error, &["op 0 (CONV_2D)", "input 1 (filter)", "3 input channels", "2 channels"]);
+    assert_message(
+        &error,
+        &[
+            "op 0 (CONV_2D)",
+            "input 1 (filter)",
+            "3 input channels",
+            "2 channels",
+        ],
+    );
 }
 
 #[test]
 fn output_shape_mismatch_is_rejected() {
     let mut spec = conv_model();
     spec.tensors[3].shape = vec![1, 5, 4, 4];
-    assert_message(&error_of(&spec), &["op 0 (CONV_2D)", "output 0", "[1, 5, 4, 4]", "[1, 4, 4, 4]"]);
+    assert_message(
+        &error_of(&spec),
+        &["op 0 (CONV_2D)", "output 0", "[1, 5, 4, 4]", "[1, 4, 4, 4]"],
+    );
 }
 
 #[test]
@@ -356,7 +444,10 @@ fn bias_length_mismatch_is_rejected() {
     let mut spec = conv_model();
     spec.tensors[2].shape = vec![3];
     spec.buffers[2] = vec![0u8; 12];
-    assert_message(&error_of(&spec), &["op 0 (CONV_2D)", "input 2 (bias)", "expected 4"]);
+    assert_message(
+        &error_of(&spec),
+        &["op 0 (CONV_2D)", "input 2 (bias)", "expected 4"],
+    );
 }
 
 #[test]
@@ -364,8 +455,14 @@ fn zero_point_outside_type_range_is_rejected() {
     let mut spec = conv_model();
     spec.tensors[0].zero_points = vec![300];
     let error = error_of(&spec);
-    assert!(matches!(*error.kind, ImportErrorKind::Quantization { .. }), "{error}");
-    assert_message(&error, &["tensor 0 (input)", "zero point 300", "[-128, 127]"]);
+    assert!(
+        matches!(*error.kind, ImportErrorKind::Quantization { .. }),
+        "{error}"
+    );
+    assert_message(
+        &error,
+        &["tensor 0 (input)", "zero point 300", "[-128, 127]"],
+    );
 }
 
 #[test]
@@ -373,7 +470,10 @@ fn nan_and_negative_scales_are_rejected() {
     for scale in [f32::NAN, f32::INFINITY, -0.5] {
         let mut spec = conv_model();
         spec.tensors[0].scales = vec![scale];
-        assert_message(&error_of(&spec), &["tensor 0 (input)", "invalid quantization", "scale"]);
+        assert_message(
+            &error_of(&spec),
+            &["tensor 0 (input)", "invalid quantization", "scale"],
+        );
     }
 }
 
@@ -382,7 +482,10 @@ fn per_channel_scale_count_mismatch_is_rejected() {
     let mut spec = conv_model();
     spec.tensors[1].scales = vec![0.25; 3];
     spec.tensors[1].zero_points = vec![0; 3];
-    assert_message(&error_of(&spec), &["tensor 1 (filter)", "3 scales", "size 4"]);
+    assert_message(
+        &error_of(&spec),
+        &["tensor 1 (filter)", "3 scales", "size 4"],
+    );
 }
 
 #[test]
@@ -390,14 +493,21 @@ fn single_scale_with_nonzero_dimension_is_per_tensor() {
     let mut spec = conv_model();
     spec.tensors[1].quantized_dimension = 3;
     let graph = read_bytes(&build(&spec), "conv.tflite").unwrap();
-    assert!(graph.tensors[1].quantization.as_ref().unwrap().is_per_tensor());
+    assert!(graph.tensors[1]
+        .quantization
+        .as_ref()
+        .unwrap()
+        .is_per_tensor());
 }
 
 #[test]
 fn missing_required_conv_input_is_rejected() {
     let mut spec = conv_model();
     spec.ops[0].inputs = vec![0, -1, 2];
-    assert_message(&error_of(&spec), &["op 0 (CONV_2D)", "input 1 (filter)", "missing"]);
+    assert_message(
+        &error_of(&spec),
+        &["op 0 (CONV_2D)", "input 1 (filter)", "missing"],
+    );
 }
 
 #[test]
@@ -410,7 +520,9 @@ fn unknown_operator_is_listed_as_unsupported() {
 }
 
 fn shared_model(name: &str) -> Option<Vec<u8>> {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/models").join(name);
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../shared/models")
+        .join(name);
     match std::fs::read(&path) {
         Ok(bytes) => Some(bytes),
         Err(_) => {
@@ -428,11 +540,16 @@ fn truncated_shared_models_are_rejected() {
         "person_detect.tflite",
         "mobilenet_v2_quantized_1x3x224x224.tflite",
     ] {
-        let Some(bytes) = shared_model(name) else { return };
+        let Some(bytes) = shared_model(name) else {
+            return;
+        };
         let step = (bytes.len() / 300).max(1);
         for cut in (0..bytes.len()).step_by(step) {
             let result = read_bytes(&bytes[..cut], name);
-            assert!(result.is_err(), "{name} truncated to {cut} bytes was accepted");
+            assert!(
+                result.is_err(),
+                "{name} truncated to {cut} bytes was accepted"
+            );
         }
     }
 }

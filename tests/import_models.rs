@@ -29,12 +29,17 @@ fn op_counts(graph: &Graph) -> BTreeMap<String, usize> {
 }
 
 fn counts(pairs: &[(&str, usize)]) -> BTreeMap<String, usize> {
-    pairs.iter().map(|&(name, n)| (name.to_string(), n)).collect()
+    pairs
+        .iter()
+        .map(|&(name, n)| (name.to_string(), n))
+        .collect()
 }
 
 #[test]
 fn mobilenet_v2_ops_and_macs() {
-    let Some(graph) = model("mobilenet_v2_quantized_1x3x224x224.tflite") else { return };
+    let Some(graph) = model("mobilenet_v2_quantized_1x3x224x224.tflite") else {
+        return;
+    };
     assert_eq!(
         op_counts(&graph),
         counts(&[
@@ -58,7 +63,9 @@ fn mobilenet_v2_ops_and_macs() {
 
 #[test]
 fn person_detect_first_layer_and_macs() {
-    let Some(graph) = model("person_detect.tflite") else { return };
+    let Some(graph) = model("person_detect.tflite") else {
+        return;
+    };
     assert_eq!(
         op_counts(&graph),
         counts(&[
@@ -86,7 +93,9 @@ fn person_detect_first_layer_and_macs() {
 
 #[test]
 fn person_detect_sloppy_quantization_is_accepted() {
-    let Some(graph) = model("person_detect.tflite") else { return };
+    let Some(graph) = model("person_detect.tflite") else {
+        return;
+    };
     // Depthwise filters carry per-channel scales along dimension 3; their
     // biases repeat quantized_dimension 3 on a rank-1 tensor.
     let first = &graph.ops[0];
@@ -102,10 +111,17 @@ fn person_detect_sloppy_quantization_is_accepted() {
 
 #[test]
 fn micro_speech_ops_and_macs() {
-    let Some(graph) = model("micro_speech_quantized.tflite") else { return };
+    let Some(graph) = model("micro_speech_quantized.tflite") else {
+        return;
+    };
     assert_eq!(
         op_counts(&graph),
-        counts(&[("DEPTHWISE_CONV_2D", 1), ("FULLY_CONNECTED", 1), ("RESHAPE", 1), ("SOFTMAX", 1)])
+        counts(&[
+            ("DEPTHWISE_CONV_2D", 1),
+            ("FULLY_CONNECTED", 1),
+            ("RESHAPE", 1),
+            ("SOFTMAX", 1)
+        ])
     );
     assert_eq!(inspect(&graph, "micro_speech").totals.macs, 336_000);
     assert_eq!(graph.tensor(graph.inputs[0]).shape, vec![1, 1960]);
@@ -114,7 +130,9 @@ fn micro_speech_ops_and_macs() {
 
 #[test]
 fn hello_world_ops_and_macs() {
-    let Some(graph) = model("hello_world_int8.tflite") else { return };
+    let Some(graph) = model("hello_world_int8.tflite") else {
+        return;
+    };
     assert_eq!(op_counts(&graph), counts(&[("FULLY_CONNECTED", 3)]));
     let summary = inspect(&graph, "hello_world");
     // 1x16 + 16x16 + 16x1.
@@ -134,7 +152,12 @@ fn constant_data_lengths_match_shapes() {
         for (id, tensor) in graph.tensors.iter().enumerate() {
             if let Some(data) = &tensor.data {
                 let expected = tensor.dtype.byte_len(tensor.element_count()).unwrap();
-                assert_eq!(data.len(), expected, "{name}: tensor {id} ({})", tensor.name);
+                assert_eq!(
+                    data.len(),
+                    expected,
+                    "{name}: tensor {id} ({})",
+                    tensor.name
+                );
             }
         }
     }

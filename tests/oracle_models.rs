@@ -5,11 +5,10 @@
 //! Inputs: person_detect on its two test images (whose outputs are known:
 //! person.bmp gives [-113, 113], no_person.bmp gives [57, -57]), and every
 //! model on seeded random inputs. Seeds are `SEED_BASE + run`, printed at
-//! the start of each test and in every failure. The small models and the
-//! generated MAC models take 20 inputs each; mobilenet_v2 takes 20 too,
-//! because an oracle run of it costs about half a second and the executor a
-//! fraction of that, so the whole file stays within a few minutes on two
-//! cores.
+//! the start of each test and in every failure. Every model takes 20 random
+//! inputs, mobilenet_v2 included: one oracle run of it takes about half a
+//! second and the executor a tenth of that, so the file runs in about a
+//! minute on two cores (oracle dumps are cached after the first run).
 //!
 //! A failure lists each differing tensor: model, seed, the operator that
 //! wrote it, tensor index and name, the first differing index and both
@@ -58,7 +57,10 @@ fn to_value(array: &NpyArray) -> TensorValue {
         NpyData::F32(values) => TensorData::F32(values.clone()),
         NpyData::Bool(values) => TensorData::Bool(values.clone()),
     };
-    TensorValue { shape: array.shape.clone(), data }
+    TensorValue {
+        shape: array.shape.clone(),
+        data,
+    }
 }
 
 fn to_npy(value: &TensorValue) -> NpyArray {
@@ -71,7 +73,10 @@ fn to_npy(value: &TensorValue) -> NpyArray {
         TensorData::F32(values) => NpyData::F32(values.clone()),
         TensorData::Bool(values) => NpyData::Bool(values.clone()),
     };
-    NpyArray { shape: value.shape.clone(), data }
+    NpyArray {
+        shape: value.shape.clone(),
+        data,
+    }
 }
 
 fn element_type(dtype: DataType) -> ElementType {
@@ -95,32 +100,61 @@ struct Checked {
 
 /// Runs `model` on `input` in fxsim and in the oracle and compares the
 /// graph input and every operator output.
-fn check_input(model: &Path, graph: &Graph, executor: &Executor, input: &NpyArray, source: &InputSource) -> Checked {
-    let dump = run_oracle(model, input).unwrap_or_else(|error| panic!("{}: oracle failed: {error}", model.display()));
+fn check_input(
+    model: &Path,
+    graph: &Graph,
+    executor: &Executor,
+    input: &NpyArray,
+    source: &InputSource,
+) -> Checked {
+    let dump = run_oracle(model, input)
+        .unwrap_or_else(|error| panic!("{}: oracle failed: {error}", model.display()));
     let execution = match executor.run(&[to_value(input)]) {
         Ok(execution) => execution,
         Err(error) => {
             let failure = format!("{}, {source}: run failed: {error}", model.display());
-            return Checked { equal: 0, failures: vec![failure], output: None };
+            return Checked {
+                equal: 0,
+                failures: vec![failure],
+                output: None,
+            };
         }
     };
 
-    let mut checked = Checked { equal: 0, failures: Vec::new(), output: None };
-    let written = graph.inputs.iter().copied().chain(graph.ops.iter().flat_map(|op| op.outputs.iter().copied()));
+    let mut checked = Checked {
+        equal: 0,
+        failures: Vec::new(),
+        output: None,
+    };
+    let written = graph
+        .inputs
+        .iter()
+        .copied()
+        .chain(graph.ops.iter().flat_map(|op| op.outputs.iter().copied()));
     for id in written {
         let producer = graph
             .producer(id)
-            .map_or("graph input".to_string(), |index| format!("op {index} ({})", graph.ops[index].kind.name()));
+            .map_or("graph input".to_string(), |index| {
+                format!("op {index} ({})", graph.ops[index].kind.name())
+            });
         let Some(value) = execution.values.get(id).and_then(Option::as_ref) else {
-            checked.failures.push(format!("{}, {source}, {producer}: tensor {id} has no value", model.display()));
+            checked.failures.push(format!(
+                "{}, {source}, {producer}: tensor {id} has no value",
+                model.display()
+            ));
             continue;
         };
         match dump.compare(id, &to_npy(value)) {
             Ok(()) => checked.equal += 1,
-            Err(mismatch) => checked.failures.push(format!("{source}, {producer}: {mismatch}")),
+            Err(mismatch) => checked
+                .failures
+                .push(format!("{source}, {producer}: {mismatch}")),
         }
     }
-    checked.output = graph.outputs.first().and_then(|&id| execution.values.get(id).cloned().flatten());
+    checked.output = graph
+        .outputs
+        .first()
+        .and_then(|&id| execution.values.get(id).cloned().flatten());
     checked
 }
 
@@ -134,24 +168,34 @@ fn panic_on_failures(model: &Path, failures: &[String]) {
     if failures.is_empty() {
         return;
     }
-    let shown: Vec<&str> = failures.iter().take(20).map(String::as_str).collect();
+    let listed: Vec<&str> = failures.iter().take(20).map(String::as_str).collect();
     panic!(
         "{}: {} tensors differ from the oracle (first {} shown):\n  {}",
         model.display(),
         failures.len(),
-        shown.len(),
-        shown.join("\n  ")
+        listed.len(),
+        listed.join("\n  ")
     );
 }
 
 /// Checks `model` on `runs` seeded random inputs.
 fn check_random_inputs(model: &Path, runs: u64) {
     let graph = load(model);
-    let executor = Executor::new(&graph, &Datapath::reference()).unwrap_or_else(|error| panic!("{}: {error}", model.display()));
-    assert_eq!(graph.inputs.len(), 1, "{}: expected one graph input", model.display());
+    let executor = Executor::new(&graph, &Datapath::reference())
+        .unwrap_or_else(|error| panic!("{}: {error}", model.display()));
+    assert_eq!(
+        graph.inputs.len(),
+        1,
+        "{}: expected one graph input",
+        model.display()
+    );
     let input_tensor = graph.tensor(graph.inputs[0]);
     let input_type = element_type(input_tensor.dtype);
-    eprintln!("{}: {runs} random inputs, seeds {SEED_BASE:#x}..{:#x}", model.display(), SEED_BASE + runs);
+    eprintln!(
+        "{}: {runs} random inputs, seeds {SEED_BASE:#x}..{:#x}",
+        model.display(),
+        SEED_BASE + runs
+    );
 
     let mut failures = Vec::new();
     let mut equal = 0;
@@ -162,7 +206,10 @@ fn check_random_inputs(model: &Path, runs: u64) {
         equal += checked.equal;
         failures.extend(checked.failures);
     }
-    eprintln!("{}: {equal} tensors equal to the oracle's over {runs} inputs", model.display());
+    eprintln!(
+        "{}: {equal} tensors equal to the oracle's over {runs} inputs",
+        model.display()
+    );
     panic_on_failures(model, &failures);
 }
 
@@ -176,18 +223,33 @@ fn check_person_image(image: &str) -> Option<Vec<i64>> {
     let model = models.join("person_detect.tflite");
     let image = models.join(image);
     let graph = load(&model);
-    let executor = Executor::new(&graph, &Datapath::reference()).unwrap_or_else(|error| panic!("{}: {error}", model.display()));
+    let executor = Executor::new(&graph, &Datapath::reference())
+        .unwrap_or_else(|error| panic!("{}: {error}", model.display()));
     let input = bmp_to_int8(&image).unwrap_or_else(|error| panic!("{error}"));
 
-    let checked = check_input(&model, &graph, &executor, &input, &InputSource::Image(image.clone()));
-    eprintln!("{}: {} tensors equal to the oracle's on {}", model.display(), checked.equal, image.display());
+    let checked = check_input(
+        &model,
+        &graph,
+        &executor,
+        &input,
+        &InputSource::Image(image.clone()),
+    );
+    eprintln!(
+        "{}: {} tensors equal to the oracle's on {}",
+        model.display(),
+        checked.equal,
+        image.display()
+    );
     panic_on_failures(&model, &checked.failures);
     checked.output.map(|output| output.to_i64_vec())
 }
 
 fn shared_model(file: &str) -> Option<PathBuf> {
     let Some(models) = common::shared_models_dir() else {
-        eprintln!("skipped: shared models directory {} not found", common::shared_dir().join("models").display());
+        eprintln!(
+            "skipped: shared models directory {} not found",
+            common::shared_dir().join("models").display()
+        );
         return None;
     };
     if let Err(reason) = common::oracle_available() {
@@ -208,14 +270,22 @@ fn generated_model(file: &str) -> Option<PathBuf> {
 #[test]
 fn person_detect_on_person_image() {
     if let Some(output) = check_person_image("person.bmp") {
-        assert_eq!(output, vec![-113, 113], "person.bmp: expected [no person, person] = [-113, 113]");
+        assert_eq!(
+            output,
+            vec![-113, 113],
+            "person.bmp: expected [no person, person] = [-113, 113]"
+        );
     }
 }
 
 #[test]
 fn person_detect_on_no_person_image() {
     if let Some(output) = check_person_image("no_person.bmp") {
-        assert_eq!(output, vec![57, -57], "no_person.bmp: expected [no person, person] = [57, -57]");
+        assert_eq!(
+            output,
+            vec![57, -57],
+            "no_person.bmp: expected [no person, person] = [57, -57]"
+        );
     }
 }
 

@@ -1,14 +1,14 @@
 //! The datapath a network runs on: how the MAC array accumulates and how the
 //! post-processing unit (PPU) turns accumulators into output activations.
 //!
-//! Every mode is an enum, so adding a hardware variant is a new variant that
-//! the compiler then asks each MAC kernel to handle. Limitation: the
-//! accumulator and the requantiser exist only in their reference form so
-//! far; the bias placement and the zero-point handling can already be varied,
-//! and under the reference accumulator they do not change any result.
+//! Every mode is an enum, so a new hardware variant makes the compiler flag
+//! each MAC kernel that must handle it. Limitation: the accumulator and the
+//! requantiser exist only in their reference form so far. The bias placement
+//! and the zero-point handling can already be varied, and under the
+//! reference accumulator they do not change any result.
 
-/// How multiply-accumulate layers (CONV_2D, DEPTHWISE_CONV_2D,
-/// FULLY_CONNECTED) compute.
+/// Arithmetic of the multiply-accumulate layers (CONV_2D,
+/// DEPTHWISE_CONV_2D, FULLY_CONNECTED).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Datapath {
     pub accumulator: AccumulatorMode,
@@ -27,7 +27,7 @@ pub enum AccumulatorMode {
     Reference,
 }
 
-/// Where the bias enters.
+/// Entry point of the bias.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum BiasMode {
     /// As the accumulator's initial value.
@@ -36,7 +36,7 @@ pub enum BiasMode {
     Post,
 }
 
-/// How the input zero point `zx` is removed from the products.
+/// Removal of the input zero point `zx` from the products.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ZeroPointMode {
     /// Each product is `w * (x - zx)`; padded taps contribute 0.
@@ -46,19 +46,19 @@ pub enum ZeroPointMode {
     Fold,
 }
 
-/// How an accumulator is scaled to the output grid.
+/// Scaling of an accumulator to the output grid.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RequantMode {
     /// TFLite reference semantics: a 32-bit multiplier and a shift per
     /// output channel. A 32-bit accumulator takes the saturating rounding
     /// doubling high multiply and then a rounding right shift (two
-    /// roundings); a 64-bit one takes the reference's int64 overload, which
+    /// roundings). A 64-bit one takes the reference's int64 overload, which
     /// rounds the multiplier to 16 bits and the product once.
     Tflite,
 }
 
 impl Datapath {
-    /// The TFLite Micro reference semantics, bit for bit.
+    /// Builds the datapath of the TFLite Micro reference kernels, bit for bit.
     pub fn reference() -> Datapath {
         Datapath {
             accumulator: AccumulatorMode::Reference,

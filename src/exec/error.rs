@@ -10,20 +10,44 @@ pub enum ExecError {
     UnsupportedOp { index: usize, op: String },
 
     #[error("op {index} ({op}): {what} has type {dtype}, which this kernel does not support; expected {expected}")]
-    UnsupportedType { index: usize, op: String, what: String, dtype: DataType, expected: String },
+    UnsupportedType {
+        index: usize,
+        op: String,
+        what: String,
+        dtype: DataType,
+        expected: String,
+    },
 
     #[error("op {index} ({op}): {message}")]
-    InvalidOp { index: usize, op: String, message: String },
+    InvalidOp {
+        index: usize,
+        op: String,
+        message: String,
+    },
 
     #[error("model has {expected} inputs, {found} given")]
     InputCount { expected: usize, found: usize },
 
     #[error("input {position} ({name}): shape {found} given, the model expects {expected}")]
-    InputShape { position: usize, name: String, expected: String, found: String },
+    InputShape {
+        position: usize,
+        name: String,
+        expected: String,
+        found: String,
+    },
 
     #[error("input {position} ({name}): type {found} given, the model expects {expected}")]
-    InputType { position: usize, name: String, expected: DataType, found: DataType },
+    InputType {
+        position: usize,
+        name: String,
+        expected: DataType,
+        found: DataType,
+    },
 
     #[error("op {index} ({op}): input tensor {tensor} has no value (not a graph input, constant or earlier output)")]
-    MissingValue { index: usize, op: String, tensor: usize },
+    MissingValue {
+        index: usize,
+        op: String,
+        tensor: usize,
+    },
 }

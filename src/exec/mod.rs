@@ -10,7 +10,7 @@ mod error;
 pub mod kernels;
 mod value;
 
-pub use datapath::{Datapath, RequantMode};
+pub use datapath::{AccumulatorMode, BiasMode, Datapath, RequantMode, ZeroPointMode};
 pub use error::ExecError;
 pub use value::{TensorData, TensorValue};
 
@@ -42,14 +42,22 @@ impl<'g> Executor<'g> {
     /// Fails on the first operator that cannot be executed, naming it and its
     /// index.
     pub fn new(graph: &'g Graph, datapath: &Datapath) -> Result<Executor<'g>, ExecError> {
-        let constants = graph.tensors.iter().map(TensorValue::from_constant).collect();
+        let constants = graph
+            .tensors
+            .iter()
+            .map(TensorValue::from_constant)
+            .collect();
         let kernels = graph
             .ops
             .iter()
             .enumerate()
             .map(|(index, op)| kernels::prepare(graph, index, op, datapath))
             .collect::<Result<Vec<_>, _>>()?;
-        Ok(Executor { graph, kernels, constants })
+        Ok(Executor {
+            graph,
+            kernels,
+            constants,
+        })
     }
 
     /// Runs the graph on `inputs` (one per graph input, in order).
@@ -83,9 +91,16 @@ impl<'g> Executor<'g> {
         Ok(Execution { values })
     }
 
-    fn bind_inputs(&self, inputs: &[TensorValue], values: &mut [Option<TensorValue>]) -> Result<(), ExecError> {
+    fn bind_inputs(
+        &self,
+        inputs: &[TensorValue],
+        values: &mut [Option<TensorValue>],
+    ) -> Result<(), ExecError> {
         if inputs.len() != self.graph.inputs.len() {
-            return Err(ExecError::InputCount { expected: self.graph.inputs.len(), found: inputs.len() });
+            return Err(ExecError::InputCount {
+                expected: self.graph.inputs.len(),
+                found: inputs.len(),
+            });
         }
         for (position, (&id, value)) in self.graph.inputs.iter().zip(inputs).enumerate() {
             let tensor = self.graph.tensor(id);
@@ -112,6 +127,10 @@ impl<'g> Executor<'g> {
 }
 
 /// Prepares and runs `graph` once on `inputs`.
-pub fn run(graph: &Graph, datapath: &Datapath, inputs: &[TensorValue]) -> Result<Execution, ExecError> {
+pub fn run(
+    graph: &Graph,
+    datapath: &Datapath,
+    inputs: &[TensorValue],
+) -> Result<Execution, ExecError> {
     Executor::new(graph, datapath)?.run(inputs)
 }

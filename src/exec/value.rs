@@ -87,7 +87,9 @@ impl TensorValue {
 
     /// All elements widened to i64 (floats truncated toward zero).
     pub fn to_i64_vec(&self) -> Vec<i64> {
-        (0..self.len()).filter_map(|i| self.data.get_i64(i)).collect()
+        (0..self.len())
+            .filter_map(|i| self.data.get_i64(i))
+            .collect()
     }
 
     /// Decodes a graph tensor's constant data, or `None` when the tensor is
@@ -100,9 +102,14 @@ impl TensorValue {
             DataType::Int32 => TensorData::I32(tensor.data_i32()?),
             DataType::Int64 => TensorData::I64(tensor.data_i64()?),
             DataType::Float32 => TensorData::F32(tensor.data_f32()?),
-            DataType::Bool => TensorData::Bool(tensor.data.as_ref()?.iter().map(|&b| b != 0).collect()),
+            DataType::Bool => {
+                TensorData::Bool(tensor.data.as_ref()?.iter().map(|&b| b != 0).collect())
+            }
             _ => return None,
         };
-        Some(TensorValue { shape: tensor.shape.clone(), data })
+        Some(TensorValue {
+            shape: tensor.shape.clone(),
+            data,
+        })
     }
 }

@@ -49,10 +49,19 @@ pub enum ImportErrorKind {
     Flatbuffer(#[source] flatbuffers::InvalidFlatbuffer),
 
     #[error("{location}: required field {field} is missing")]
-    Missing { location: Location, field: &'static str },
+    Missing {
+        location: Location,
+        field: &'static str,
+    },
 
     #[error("{location}: {field} refers to index {index}, but the model has {count} {what}")]
-    IndexOutOfRange { location: Location, field: String, index: i64, count: usize, what: &'static str },
+    IndexOutOfRange {
+        location: Location,
+        field: String,
+        index: i64,
+        count: usize,
+        what: &'static str,
+    },
 
     #[error("{location}: tensor type code {code} is not a TFLite tensor type")]
     UnknownTensorType { location: Location, code: i8 },
@@ -64,23 +73,52 @@ pub enum ImportErrorKind {
     ShapeOverflow { location: Location, shape: Vec<i32> },
 
     #[error("{location}: constant data is {found} bytes, but shape {shape:?} of {dtype} needs {expected}")]
-    DataLength { location: Location, shape: Vec<usize>, dtype: crate::model::DataType, expected: usize, found: usize },
+    DataLength {
+        location: Location,
+        shape: Vec<usize>,
+        dtype: crate::model::DataType,
+        expected: usize,
+        found: usize,
+    },
 
     #[error("{location}: data at file offset {offset} with size {size} lies outside the {file_len}-byte file")]
-    ExternalDataOutOfFile { location: Location, offset: u64, size: u64, file_len: usize },
+    ExternalDataOutOfFile {
+        location: Location,
+        offset: u64,
+        size: u64,
+        file_len: usize,
+    },
 
     #[error("{location}: invalid quantization: {reason}")]
     Quantization { location: Location, reason: String },
 
     #[error("{location}: {role} count is {found}; expected {expected}")]
-    OperandCount { location: Location, role: &'static str, found: usize, expected: String },
+    OperandCount {
+        location: Location,
+        role: &'static str,
+        found: usize,
+        expected: String,
+    },
 
     #[error("{location}: {field} = {value} is invalid; expected {allowed}")]
-    Attribute { location: Location, field: String, value: String, allowed: String },
+    Attribute {
+        location: Location,
+        field: String,
+        value: String,
+        allowed: String,
+    },
 
     #[error("{location}: builtin options of type {found} given; expected type {expected}")]
-    OptionsType { location: Location, found: u8, expected: u8 },
+    OptionsType {
+        location: Location,
+        found: u8,
+        expected: u8,
+    },
 
     #[error("{location}: {operand}: {reason}")]
-    Operand { location: Location, operand: String, reason: String },
+    Operand {
+        location: Location,
+        operand: String,
+        reason: String,
+    },
 }

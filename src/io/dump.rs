@@ -13,7 +13,11 @@ use std::path::{Path, PathBuf};
 
 /// Writes `t<id>.npy` for every tensor with a value and `tensors.tsv`
 /// (id, name, shape, dtype, producing op) into `dir`.
-pub fn write_dump(dir: &Path, graph: &Graph, values: &[Option<TensorValue>]) -> std::io::Result<()> {
+pub fn write_dump(
+    dir: &Path,
+    graph: &Graph,
+    values: &[Option<TensorValue>],
+) -> std::io::Result<()> {
     let staging = staging_dir(dir);
     if staging.exists() {
         fs::remove_dir_all(&staging)?;
@@ -27,11 +31,18 @@ pub fn write_dump(dir: &Path, graph: &Graph, values: &[Option<TensorValue>]) -> 
 }
 
 fn staging_dir(dir: &Path) -> PathBuf {
-    let name = dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "dump".into());
+    let name = dir
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "dump".into());
     dir.with_file_name(format!(".{name}.partial-{}", std::process::id()))
 }
 
-fn write_files(staging: &Path, graph: &Graph, values: &[Option<TensorValue>]) -> std::io::Result<()> {
+fn write_files(
+    staging: &Path,
+    graph: &Graph,
+    values: &[Option<TensorValue>],
+) -> std::io::Result<()> {
     let mut index = BufWriter::new(fs::File::create(staging.join("tensors.tsv"))?);
     writeln!(index, "id\tname\tshape\tdtype\top")?;
     for (id, value) in values.iter().enumerate() {
@@ -40,8 +51,15 @@ fn write_files(staging: &Path, graph: &Graph, values: &[Option<TensorValue>]) ->
         write_npy(&mut file, value)?;
         file.flush()?;
         let name = graph.get_tensor(id).map_or("", |t| t.name.as_str());
-        let producer = graph.producer(id).map_or("-".to_string(), |op| op.to_string());
-        writeln!(index, "{id}\t{name}\t{}\t{}\t{producer}", format_shape(&value.shape), value.dtype())?;
+        let producer = graph
+            .producer(id)
+            .map_or("-".to_string(), |op| op.to_string());
+        writeln!(
+            index,
+            "{id}\t{name}\t{}\t{}\t{producer}",
+            format_shape(&value.shape),
+            value.dtype()
+        )?;
     }
     index.flush()
 }

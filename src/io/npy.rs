@@ -16,7 +16,10 @@ use thiserror::Error;
 #[derive(Debug, Error)]
 pub enum TensorIoError {
     #[error("{}: {source}", path.display())]
-    Io { path: PathBuf, source: std::io::Error },
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
 
     #[error("{}: not a valid .npy file: {reason}", path.display())]
     Format { path: PathBuf, reason: String },
@@ -25,31 +28,53 @@ pub enum TensorIoError {
     UnsupportedType { path: PathBuf, found: String },
 
     #[error("{}: {found} bytes of data, but shape {shape} of {dtype} needs {expected}", path.display())]
-    Size { path: PathBuf, shape: String, dtype: DataType, expected: u64, found: u64 },
+    Size {
+        path: PathBuf,
+        shape: String,
+        dtype: DataType,
+        expected: u64,
+        found: u64,
+    },
 }
 
 /// Reads a `.npy` file.
 pub fn read_npy(path: &Path) -> Result<TensorValue, TensorIoError> {
-    let bytes = std::fs::read(path).map_err(|source| TensorIoError::Io { path: path.to_path_buf(), source })?;
+    let bytes = std::fs::read(path).map_err(|source| TensorIoError::Io {
+        path: path.to_path_buf(),
+        source,
+    })?;
     read_npy_bytes(&bytes, path)
 }
 
 /// Reads `.npy` content from memory; `path` names it in errors.
 pub fn read_npy_bytes(bytes: &[u8], path: &Path) -> Result<TensorValue, TensorIoError> {
-    let format_error = |reason: String| TensorIoError::Format { path: path.to_path_buf(), reason };
+    let format_error = |reason: String| TensorIoError::Format {
+        path: path.to_path_buf(),
+        reason,
+    };
     let mut data_bytes: &[u8] = bytes;
-    let header = npyz::NpyHeader::from_reader(&mut data_bytes).map_err(|e| format_error(e.to_string()))?;
+    let header =
+        npyz::NpyHeader::from_reader(&mut data_bytes).map_err(|e| format_error(e.to_string()))?;
     let available = data_bytes.len() as u64;
     let file = npyz::NpyFile::with_header(header, data_bytes);
     if file.order() != npyz::Order::C {
-        return Err(format_error("Fortran-order arrays are not supported; save with order 'C'".into()));
+        return Err(format_error(
+            "Fortran-order arrays are not supported; save with order 'C'".into(),
+        ));
     }
     let descr = match file.dtype() {
         npyz::DType::Plain(type_str) => type_str.to_string(),
-        other => return Err(TensorIoError::UnsupportedType { path: path.to_path_buf(), found: other.descr() }),
+        other => {
+            return Err(TensorIoError::UnsupportedType {
+                path: path.to_path_buf(),
+                found: other.descr(),
+            })
+        }
     };
-    let dtype = dtype_of_descr(&descr)
-        .ok_or_else(|| TensorIoError::UnsupportedType { path: path.to_path_buf(), found: descr.clone() })?;
+    let dtype = dtype_of_descr(&descr).ok_or_else(|| TensorIoError::UnsupportedType {
+        path: path.to_path_buf(),
+        found: descr.clone(),
+    })?;
 
     let shape: Vec<usize> = file
         .shape()
@@ -81,7 +106,12 @@ pub fn read_npy_bytes(bytes: &[u8], path: &Path) -> Result<TensorValue, TensorIo
         DataType::Int64 => TensorData::I64(file.into_vec().map_err(decode_error)?),
         DataType::Float32 => TensorData::F32(file.into_vec().map_err(decode_error)?),
         DataType::Bool => TensorData::Bool(file.into_vec().map_err(decode_error)?),
-        _ => return Err(TensorIoError::UnsupportedType { path: path.to_path_buf(), found: descr }),
+        _ => {
+            return Err(TensorIoError::UnsupportedType {
+                path: path.to_path_buf(),
+                found: descr,
+            })
+        }
     };
     Ok(TensorValue { shape, data })
 }
@@ -103,8 +133,15 @@ fn dtype_of_descr(descr: &str) -> Option<DataType> {
 }
 
 /// Reads raw little-endian elements of `dtype` with the given `shape`.
-pub fn read_raw(path: &Path, shape: &[usize], dtype: DataType) -> Result<TensorValue, TensorIoError> {
-    let bytes = std::fs::read(path).map_err(|source| TensorIoError::Io { path: path.to_path_buf(), source })?;
+pub fn read_raw(
+    path: &Path,
+    shape: &[usize],
+    dtype: DataType,
+) -> Result<TensorValue, TensorIoError> {
+    let bytes = std::fs::read(path).map_err(|source| TensorIoError::Io {
+        path: path.to_path_buf(),
+        source,
+    })?;
     let count = shape.iter().try_fold(1usize, |acc, &d| acc.checked_mul(d));
     let expected = count.and_then(|c| dtype.byte_len(c));
     if expected != Some(bytes.len()) {
@@ -119,18 +156,35 @@ pub fn read_raw(path: &Path, shape: &[usize], dtype: DataType) -> Result<TensorV
     let data = match dtype {
         DataType::Int8 => TensorData::I8(bytes.iter().map(|&b| b as i8).collect()),
         DataType::UInt8 => TensorData::U8(bytes),
-        DataType::Int16 => TensorData::I16(bytes.chunks_exact(2).map(|c| i16::from_le_bytes([c[0], c[1]])).collect()),
-        DataType::Int32 => {
-            TensorData::I32(bytes.chunks_exact(4).map(|c| i32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect())
-        }
-        DataType::Float32 => {
-            TensorData::F32(bytes.chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect())
-        }
+        DataType::Int16 => TensorData::I16(
+            bytes
+                .chunks_exact(2)
+                .map(|c| i16::from_le_bytes([c[0], c[1]]))
+                .collect(),
+        ),
+        DataType::Int32 => TensorData::I32(
+            bytes
+                .chunks_exact(4)
+                .map(|c| i32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+                .collect(),
+        ),
+        DataType::Float32 => TensorData::F32(
+            bytes
+                .chunks_exact(4)
+                .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+                .collect(),
+        ),
         other => {
-            return Err(TensorIoError::UnsupportedType { path: path.to_path_buf(), found: other.name().to_string() })
+            return Err(TensorIoError::UnsupportedType {
+                path: path.to_path_buf(),
+                found: other.name().to_string(),
+            })
         }
     };
-    Ok(TensorValue { shape: shape.to_vec(), data })
+    Ok(TensorValue {
+        shape: shape.to_vec(),
+        data,
+    })
 }
 
 /// Writes `value` as a little-endian, C-order `.npy` to `writer`.
@@ -139,7 +193,11 @@ pub fn write_npy(writer: impl Write, value: &TensorValue) -> std::io::Result<()>
     let shape: Vec<u64> = value.shape.iter().map(|&d| d as u64).collect();
     macro_rules! write_all {
         ($values:expr) => {{
-            let mut out = npyz::WriteOptions::new().default_dtype().shape(&shape).writer(writer).begin_nd()?;
+            let mut out = npyz::WriteOptions::new()
+                .default_dtype()
+                .shape(&shape)
+                .writer(writer)
+                .begin_nd()?;
             out.extend($values.iter().copied())?;
             out.finish()
         }};

@@ -14,7 +14,10 @@ pub fn macs(graph: &Graph, op: &Op) -> u64 {
         .output()
         .and_then(|id| graph.get_tensor(id))
         .map_or(0, |t| t.element_count() as u64);
-    let filter_shape = op.input(1).and_then(|id| graph.get_tensor(id)).map(|t| t.shape.as_slice());
+    let filter_shape = op
+        .input(1)
+        .and_then(|id| graph.get_tensor(id))
+        .map(|t| t.shape.as_slice());
     match (&op.kind, filter_shape) {
         // Filter [cout, kh, kw, cin]: each output element needs kh*kw*cin.
         (OpKind::Conv2d(_), Some([_, kh, kw, cin])) => output_elements * (kh * kw * cin) as u64,

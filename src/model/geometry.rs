@@ -46,14 +46,23 @@ pub fn output_extent(
 }
 
 /// Padding before and after one dimension for the given output extent.
-pub fn padding(input: usize, kernel: usize, stride: usize, dilation: usize, output: usize) -> Pad1d {
+pub fn padding(
+    input: usize,
+    kernel: usize,
+    stride: usize,
+    dilation: usize,
+    output: usize,
+) -> Pad1d {
     let k_eff = effective_kernel(kernel, dilation).unwrap_or(usize::MAX);
     let needed = output
         .saturating_sub(1)
         .saturating_mul(stride)
         .saturating_add(k_eff);
     let total = needed.saturating_sub(input);
-    Pad1d { before: total / 2, after: total - total / 2 }
+    Pad1d {
+        before: total / 2,
+        after: total - total / 2,
+    }
 }
 
 #[cfg(test)]
@@ -65,21 +74,39 @@ mod tests {
         // 6x6 input, 3x3 kernel, stride 2: out 3, total padding 1.
         let out = output_extent(6, 3, 2, 1, Padding::Same).unwrap();
         assert_eq!(out, 3);
-        assert_eq!(padding(6, 3, 2, 1, out), Pad1d { before: 0, after: 1 });
+        assert_eq!(
+            padding(6, 3, 2, 1, out),
+            Pad1d {
+                before: 0,
+                after: 1
+            }
+        );
     }
 
     #[test]
     fn same_padding_of_even_total_splits() {
         let out = output_extent(5, 3, 1, 1, Padding::Same).unwrap();
         assert_eq!(out, 5);
-        assert_eq!(padding(5, 3, 1, 1, out), Pad1d { before: 1, after: 1 });
+        assert_eq!(
+            padding(5, 3, 1, 1, out),
+            Pad1d {
+                before: 1,
+                after: 1
+            }
+        );
     }
 
     #[test]
     fn valid_extent_with_dilation() {
         // k_eff = (3-1)*2+1 = 5, (10-5+1)=6, ceil(6/2)=3.
         assert_eq!(output_extent(10, 3, 2, 2, Padding::Valid), Some(3));
-        assert_eq!(padding(10, 3, 2, 2, 3), Pad1d { before: 0, after: 0 });
+        assert_eq!(
+            padding(10, 3, 2, 2, 3),
+            Pad1d {
+                before: 0,
+                after: 0
+            }
+        );
     }
 
     #[test]

@@ -84,20 +84,33 @@ pub enum OpKind {
     FullyConnected(FullyConnectedAttrs),
     AveragePool2d(Pool2dAttrs),
     MaxPool2d(Pool2dAttrs),
-    Add { activation: Activation },
-    Mul { activation: Activation },
+    Add {
+        activation: Activation,
+    },
+    Mul {
+        activation: Activation,
+    },
     /// PAD and PADV2 (the latter with an explicit constant operand).
     Pad,
-    Mean { keep_dims: bool },
+    Mean {
+        keep_dims: bool,
+    },
     Reshape,
     Transpose,
-    Concatenation { axis: i32, activation: Activation },
-    Softmax { beta: f32 },
+    Concatenation {
+        axis: i32,
+        activation: Activation,
+    },
+    Softmax {
+        beta: f32,
+    },
     Logistic,
     Quantize,
     Dequantize,
     /// An operator fxsim reads but cannot execute.
-    Unsupported { name: String },
+    Unsupported {
+        name: String,
+    },
 }
 
 impl OpKind {

@@ -23,7 +23,11 @@ pub struct Quantization {
 impl Quantization {
     /// Per-tensor parameters.
     pub fn per_tensor(scale: f32, zero_point: i64) -> Self {
-        Quantization { scales: vec![scale], zero_points: vec![zero_point], axis: None }
+        Quantization {
+            scales: vec![scale],
+            zero_points: vec![zero_point],
+            axis: None,
+        }
     }
 
     /// True when there is one scale and zero point for the whole tensor.
@@ -63,12 +67,15 @@ impl Quantization {
             ));
         }
         if let Some(bad) = self.scales.iter().find(|s| !s.is_finite() || **s < 0.0) {
-            return Err(format!("scale {bad} is invalid; expected a finite value >= 0"));
+            return Err(format!(
+                "scale {bad} is invalid; expected a finite value >= 0"
+            ));
         }
         match self.axis {
-            None if self.scales.len() != 1 => {
-                Err(format!("{} scales without a quantized dimension", self.scales.len()))
-            }
+            None if self.scales.len() != 1 => Err(format!(
+                "{} scales without a quantized dimension",
+                self.scales.len()
+            )),
             Some(axis) if axis >= shape.len() => Err(format!(
                 "quantized_dimension {axis} is out of range for a tensor of rank {}",
                 shape.len()

@@ -80,12 +80,18 @@ impl Tensor {
     /// widened to i64 (used for shape and axis operands).
     pub fn data_as_i64(&self) -> Option<Vec<i64>> {
         match self.dtype {
-            DataType::Int8 => self.data_i8().map(|v| v.into_iter().map(i64::from).collect()),
+            DataType::Int8 => self
+                .data_i8()
+                .map(|v| v.into_iter().map(i64::from).collect()),
             DataType::UInt8 => self
                 .typed_data(DataType::UInt8, |b| b[0])
                 .map(|v| v.into_iter().map(i64::from).collect()),
-            DataType::Int16 => self.data_i16().map(|v| v.into_iter().map(i64::from).collect()),
-            DataType::Int32 => self.data_i32().map(|v| v.into_iter().map(i64::from).collect()),
+            DataType::Int16 => self
+                .data_i16()
+                .map(|v| v.into_iter().map(i64::from).collect()),
+            DataType::Int32 => self
+                .data_i32()
+                .map(|v| v.into_iter().map(i64::from).collect()),
             DataType::Int64 => self.data_i64(),
             _ => None,
         }

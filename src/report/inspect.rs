@@ -73,7 +73,12 @@ pub struct Totals {
 /// Builds the summary of `graph`; `model` names it (usually the file path).
 pub fn inspect(graph: &Graph, model: &str) -> Inspection {
     let summary = |id: TensorId| summarize(graph, id);
-    let ops: Vec<OpRow> = graph.ops.iter().enumerate().map(|(index, op)| op_row(graph, index, op)).collect();
+    let ops: Vec<OpRow> = graph
+        .ops
+        .iter()
+        .enumerate()
+        .map(|(index, op)| op_row(graph, index, op))
+        .collect();
 
     let mut op_counts = BTreeMap::new();
     for row in &ops {
@@ -111,9 +116,18 @@ fn op_row(graph: &Graph, index: usize, op: &Op) -> OpRow {
         index,
         op: op.kind.name().to_string(),
         supported: !op.kind.is_unsupported(),
-        inputs: op.inputs.iter().flatten().map(|&id| summarize(graph, id)).collect(),
+        inputs: op
+            .inputs
+            .iter()
+            .flatten()
+            .map(|&id| summarize(graph, id))
+            .collect(),
         outputs: op.outputs.iter().map(|&id| summarize(graph, id)).collect(),
-        macs: if op.kind.is_unsupported() { 0 } else { cost::macs(graph, op) },
+        macs: if op.kind.is_unsupported() {
+            0
+        } else {
+            cost::macs(graph, op)
+        },
         parameter_bytes: cost::parameter_bytes(graph, op),
     }
 }
@@ -138,7 +152,11 @@ fn summarize(graph: &Graph, id: TensorId) -> TensorSummary {
                 }
             }
             QuantSummary {
-                granularity: if q.is_per_tensor() { "per-tensor" } else { "per-channel" },
+                granularity: if q.is_per_tensor() {
+                    "per-tensor"
+                } else {
+                    "per-channel"
+                },
                 axis: q.axis,
                 channels: q.scales.len(),
                 scale: q.scales[0],
@@ -158,12 +176,28 @@ impl Inspection {
         }
         for (role, list) in [("input", &self.inputs), ("output", &self.outputs)] {
             for t in list {
-                let _ = writeln!(out, "{role}: {} {} {} {}", t.name, format_shape(&t.shape), t.dtype, quant_text(t));
+                let _ = writeln!(
+                    out,
+                    "{role}: {} {} {} {}",
+                    t.name,
+                    format_shape(&t.shape),
+                    t.dtype,
+                    quant_text(t)
+                );
             }
         }
         let _ = writeln!(out);
 
-        let header = ["#", "op", "input", "output", "weights", "quantization", "MACs", "params"];
+        let header = [
+            "#",
+            "op",
+            "input",
+            "output",
+            "weights",
+            "quantization",
+            "MACs",
+            "params",
+        ];
         let mut rows: Vec<[String; 8]> = Vec::new();
         for row in &self.ops {
             let activation_in = row.inputs.iter().find(|t| !t.constant);
@@ -214,7 +248,11 @@ impl Inspection {
 
         let t = &self.totals;
         let _ = writeln!(out);
-        let counts: Vec<String> = t.op_counts.iter().map(|(name, n)| format!("{n} {name}")).collect();
+        let counts: Vec<String> = t
+            .op_counts
+            .iter()
+            .map(|(name, n)| format!("{n} {name}"))
+            .collect();
         let _ = writeln!(out, "ops: {} ({})", t.ops, counts.join(", "));
         if t.unsupported_ops > 0 {
             let _ = writeln!(out, "unsupported ops: {}", t.unsupported_ops);

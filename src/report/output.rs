@@ -17,13 +17,27 @@ pub fn describe_output(tensor: &Tensor, value: &TensorValue, top_k: usize) -> St
         let quant = tensor.quantization.as_ref()?;
         Some(f64::from(quant.scale(0)) * (q - quant.zero_point(0)) as f64)
     };
-    let _ = writeln!(out, "output {} {} {}", tensor.name, format_shape(&value.shape), value.dtype());
+    let _ = writeln!(
+        out,
+        "output {} {} {}",
+        tensor.name,
+        format_shape(&value.shape),
+        value.dtype()
+    );
 
     if raw.len() <= PRINT_ALL_LIMIT {
         let values: Vec<String> = raw.iter().map(i64::to_string).collect();
         let _ = writeln!(out, "  values: [{}]", values.join(", "));
-        if tensor.quantization.as_ref().is_some_and(|q| q.is_per_tensor()) {
-            let real: Vec<String> = raw.iter().filter_map(|&q| dequantize(q)).map(|r| format!("{r:.4}")).collect();
+        if tensor
+            .quantization
+            .as_ref()
+            .is_some_and(|q| q.is_per_tensor())
+        {
+            let real: Vec<String> = raw
+                .iter()
+                .filter_map(|&q| dequantize(q))
+                .map(|r| format!("{r:.4}"))
+                .collect();
             let _ = writeln!(out, "  dequantized: [{}]", real.join(", "));
         }
     }

@@ -2,20 +2,19 @@
 //! 16x8 NHWC tensors, bit for bit as the TFLite Micro reference kernels
 //! compute them.
 //!
-//! Both kernels run every output row in parallel (rayon); each output
+//! Both kernels run the output rows in parallel with rayon. Each output
 //! element is computed on its own, so results do not depend on the thread
 //! count. Limitation: float32, uint8 and int4-weight layers are rejected.
 
 use super::mac::{padded_k, Accumulation, Reference32, Reference64, VectorIsa};
 use super::mac_layer::{
-    effective_scale, operands, plan, read_activations, read_bias, read_weights, reference_register, widen_weights,
-    Activations, MacPlan, OutputElement, PlanInputs, Register,
+    channel_scales, operands, plan, read_activations, read_bias, read_weights, reference_register,
+    widen_weights, Activations, MacPlan, OutputElement, PlanInputs, Register,
 };
 use super::mac_window::{rank4, read_window, Window, WindowAttrs};
 use super::op_context::{check_value, operand, OpContext, OpLabel};
 use crate::exec::{Datapath, ExecError, Kernel, TensorValue};
-use crate::model::{Conv2dAttrs, DataType, DepthwiseConv2dAttrs, Hw};
-use crate::numeric::quantize_multiplier;
+use crate::model::{format_shape, Conv2dAttrs, DataType, DepthwiseConv2dAttrs, Hw};
 use rayon::prelude::*;
 
 /// A prepared CONV_2D.
@@ -63,7 +62,29 @@ struct DepthwiseConv2d {
 
 /// Prepares CONV_2D: filter `[cout, kh, kw, cin / groups]`, optional bias
 /// `[cout]`.
-pub(crate) fn prepare_conv2d(context: &OpContext, attrs: &Conv2dAttrs, datapath: &Datapath) -> Result<Box<dyn Kernel>, ExecError> {
+pub(crate) fn prepare_conv2d(
+    context: &OpContext,
+    attrs: &Conv2dAttrs,
+    datapath: &Datapath,
+) -> Result<Box<dyn Kernel>, ExecError> {
+    Ok(Box::new(conv2d(context, attrs, datapath)?))
+}
+
+/// Prepares DEPTHWISE_CONV_2D: filter `[1, kh, kw, cin * depth_multiplier]`,
+/// optional bias `[cout]`.
+pub(crate) fn prepare_depthwise_conv2d(
+    context: &OpContext,
+    attrs: &DepthwiseConv2dAttrs,
+    datapath: &Datapath,
+) -> Result<Box<dyn Kernel>, ExecError> {
+    Ok(Box::new(depthwise_conv2d(context, attrs, datapath)?))
+}
+
+fn conv2d(
+    context: &OpContext,
+    attrs: &Conv2dAttrs,
+    datapath: &Datapath,
+) -> Result<Conv2d, ExecError> {
     context.expect_arity(2, 3)?;
     let input = context.input(0)?;
     let filter = context.input(1)?;
@@ -72,6 +93,9 @@ pub(crate) fn prepare_conv2d(context: &OpContext, attrs: &Conv2dAttrs, datapath:
 
     let [cout, kh, kw, group_channels] = rank4(context, "filter", &filter.shape)?;
     let cin = rank4(context, "input", &input.shape)?[3];
+    if cin == 0 {
+        return Err(context.invalid("input has 0 channels; expected at least 1"));
+    }
     if group_channels == 0 || cin % group_channels != 0 {
         return Err(context.invalid(format!(
             "filter has {group_channels} input channels, which must divide the input's {cin} channels"
@@ -79,7 +103,9 @@ pub(crate) fn prepare_conv2d(context: &OpContext, attrs: &Conv2dAttrs, datapath:
     }
     let groups = cin / group_channels;
     if cout == 0 || cout % groups != 0 {
-        return Err(context.invalid(format!("{cout} output channels do not split into {groups} groups")));
+        return Err(context.invalid(format!(
+            "{cout} output channels do not split into {groups} groups"
+        )));
     }
     let window = read_window(
         context,
@@ -95,22 +121,32 @@ pub(crate) fn prepare_conv2d(context: &OpContext, attrs: &Conv2dAttrs, datapath:
     )?;
 
     let weights = read_weights(context, filter, 0, cout)?;
-    let bias = read_bias(context, context.optional_input(2)?, cout, bias_types(layer.activations, BiasRule::Conv))?;
+    let bias = read_bias(
+        context,
+        context.optional_input(2)?,
+        cout,
+        bias_types(layer.activations, BiasRule::Conv),
+    )?;
     let register = reference_register(layer.activations, bias.as_ref());
     let k = kh * kw * group_channels;
     let weight_sums: Vec<i64> = weights.values.chunks(k).map(sum_i8).collect();
-    let scales = weights
-        .scales
-        .iter()
-        .map(|&scale| quantize_multiplier(effective_scale(layer.input.scale, scale, layer.output.scale)))
-        .collect();
-    let (output_min, output_max) = context.activation_range(attrs.activation, layer.activations.dtype(), layer.output)?;
+    let scales = channel_scales(&layer, &weights);
+    let (output_min, output_max) =
+        context.activation_range(attrs.activation, layer.activations.dtype(), layer.output)?;
     let plan = plan(
         datapath,
-        PlanInputs { layer: &layer, register, bias: bias.as_ref(), weight_sums: &weight_sums, scales, output_min, output_max },
+        PlanInputs {
+            layer: &layer,
+            register,
+            bias: bias.as_ref(),
+            weight_sums: &weight_sums,
+            scales,
+            output_min,
+            output_max,
+        },
     );
 
-    Ok(Box::new(Conv2d {
+    Ok(Conv2d {
         label: context.label(),
         activations: layer.activations,
         window,
@@ -121,16 +157,14 @@ pub(crate) fn prepare_conv2d(context: &OpContext, attrs: &Conv2dAttrs, datapath:
         weights: widen_weights(&weights.values, k, padded_k(k)),
         plan,
         isa: VectorIsa::detect(),
-    }))
+    })
 }
 
-/// Prepares DEPTHWISE_CONV_2D: filter `[1, kh, kw, cin * depth_multiplier]`,
-/// optional bias `[cout]`.
-pub(crate) fn prepare_depthwise_conv2d(
+fn depthwise_conv2d(
     context: &OpContext,
     attrs: &DepthwiseConv2dAttrs,
     datapath: &Datapath,
-) -> Result<Box<dyn Kernel>, ExecError> {
+) -> Result<DepthwiseConv2d, ExecError> {
     context.expect_arity(2, 3)?;
     let input = context.input(0)?;
     let filter = context.input(1)?;
@@ -139,8 +173,14 @@ pub(crate) fn prepare_depthwise_conv2d(
 
     let [one, kh, kw, cout] = rank4(context, "filter", &filter.shape)?;
     let cin = rank4(context, "input", &input.shape)?[3];
+    if cin == 0 {
+        return Err(context.invalid("input has 0 channels; expected at least 1"));
+    }
     if one != 1 {
-        return Err(context.invalid(format!("filter has shape {:?}; expected 1 as its first dimension", filter.shape)));
+        return Err(context.invalid(format!(
+            "filter has shape {}; expected 1 as its first dimension",
+            format_shape(&filter.shape)
+        )));
     }
     if attrs.depth_multiplier == 0 || cin.checked_mul(attrs.depth_multiplier) != Some(cout) {
         return Err(context.invalid(format!(
@@ -162,23 +202,41 @@ pub(crate) fn prepare_depthwise_conv2d(
     )?;
 
     let weights = read_weights(context, filter, 3, cout)?;
-    let bias = read_bias(context, context.optional_input(2)?, cout, bias_types(layer.activations, BiasRule::Depthwise))?;
+    let bias = read_bias(
+        context,
+        context.optional_input(2)?,
+        cout,
+        bias_types(layer.activations, BiasRule::Depthwise),
+    )?;
     let register = reference_register(layer.activations, bias.as_ref());
     let weight_sums: Vec<i64> = (0..cout)
-        .map(|channel| weights.values.iter().skip(channel).step_by(cout).map(|&w| i64::from(w)).sum())
+        .map(|channel| {
+            weights
+                .values
+                .iter()
+                .skip(channel)
+                .step_by(cout)
+                .map(|&w| i64::from(w))
+                .sum()
+        })
         .collect();
-    let scales = weights
-        .scales
-        .iter()
-        .map(|&scale| quantize_multiplier(effective_scale(layer.input.scale, scale, layer.output.scale)))
-        .collect();
-    let (output_min, output_max) = context.activation_range(attrs.activation, layer.activations.dtype(), layer.output)?;
+    let scales = channel_scales(&layer, &weights);
+    let (output_min, output_max) =
+        context.activation_range(attrs.activation, layer.activations.dtype(), layer.output)?;
     let plan = plan(
         datapath,
-        PlanInputs { layer: &layer, register, bias: bias.as_ref(), weight_sums: &weight_sums, scales, output_min, output_max },
+        PlanInputs {
+            layer: &layer,
+            register,
+            bias: bias.as_ref(),
+            weight_sums: &weight_sums,
+            scales,
+            output_min,
+            output_max,
+        },
     );
 
-    Ok(Box::new(DepthwiseConv2d {
+    Ok(DepthwiseConv2d {
         label: context.label(),
         activations: layer.activations,
         window,
@@ -186,19 +244,20 @@ pub(crate) fn prepare_depthwise_conv2d(
         weights: widen_weights(&weights.values, cout, cout),
         plan,
         isa: VectorIsa::detect(),
-    }))
+    })
 }
 
-/// Which bias types a layer family accepts.
+/// Layer family, for the bias types it accepts.
 #[derive(Clone, Copy)]
 enum BiasRule {
     Conv,
     Depthwise,
 }
 
-/// Bias types the reference accepts: int32 for int8 layers; int32 or int64
-/// for 16x8 convolutions (the type picks the accumulator); only int64 for
-/// 16x8 depthwise convolutions, whose reference reads the bias as int64.
+/// Returns the bias types the reference accepts. int8 layers take int32.
+/// 16x8 convolutions take int32 or int64, and the type picks the
+/// accumulator. 16x8 depthwise convolutions take only int64, because their
+/// reference reads the bias as int64.
 fn bias_types(activations: Activations, rule: BiasRule) -> &'static [DataType] {
     match (activations, rule) {
         (Activations::Int8, _) => &[DataType::Int32],
@@ -211,25 +270,49 @@ fn sum_i8(values: &[i8]) -> i64 {
     values.iter().map(|&w| i64::from(w)).sum()
 }
 
-
 impl Kernel for Conv2d {
     fn eval(&self, inputs: &[Option<&TensorValue>]) -> Result<Vec<TensorValue>, ExecError> {
         let value = operand(&self.label, inputs, 0)?;
-        check_value(&self.label, "input", value, self.activations.dtype(), self.window.input.iter().product())?;
+        check_value(
+            &self.label,
+            "input",
+            value,
+            self.activations.dtype(),
+            self.window.input.iter().product(),
+        )?;
         // A pointwise kernel reads each input pixel as its patch, so pixels
         // are laid out padded to the K vector's length.
         let cin = self.window.input[3];
-        let row_stride = if self.is_pointwise() { self.k_padded } else { cin };
-        let input = operands(value, self.plan.input_offset, cin, row_stride)
-            .ok_or_else(|| self.label.invalid(format!("input has type {}; expected int8 or int16", value.dtype())))?;
+        let row_stride = if self.is_pointwise() {
+            self.k_padded
+        } else {
+            cin
+        };
+        let input = operands(value, self.plan.input_offset, cin, row_stride).ok_or_else(|| {
+            self.label.invalid(format!(
+                "input has type {}; expected int8 or int16",
+                value.dtype()
+            ))
+        })?;
 
         let data = match (self.activations, self.plan.register) {
-            (Activations::Int8, Register::Bits32) => i8::into_data(self.run::<i8, _>(&Reference32, &input)),
-            (Activations::Int8, Register::Bits64) => i8::into_data(self.run::<i8, _>(&Reference64, &input)),
-            (Activations::Int16, Register::Bits32) => i16::into_data(self.run::<i16, _>(&Reference32, &input)),
-            (Activations::Int16, Register::Bits64) => i16::into_data(self.run::<i16, _>(&Reference64, &input)),
+            (Activations::Int8, Register::Bits32) => {
+                i8::into_data(self.run::<i8, _>(&Reference32, &input))
+            }
+            (Activations::Int8, Register::Bits64) => {
+                i8::into_data(self.run::<i8, _>(&Reference64, &input))
+            }
+            (Activations::Int16, Register::Bits32) => {
+                i16::into_data(self.run::<i16, _>(&Reference32, &input))
+            }
+            (Activations::Int16, Register::Bits64) => {
+                i16::into_data(self.run::<i16, _>(&Reference64, &input))
+            }
         };
-        Ok(vec![TensorValue { shape: self.window.output.to_vec(), data }])
+        Ok(vec![TensorValue {
+            shape: self.window.output.to_vec(),
+            data,
+        }])
     }
 }
 
@@ -256,12 +339,17 @@ impl Conv2d {
             patch: vec![0_i16; self.groups * self.k_padded],
             accumulators: vec![accumulation.finish(accumulation.start(0)); cout],
         };
-        output.par_chunks_mut(out_w * cout).enumerate().for_each_init(scratch, |scratch, (row, output_row)| match self.isa {
-            #[cfg(target_arch = "x86_64")]
-            // SAFETY: `isa` is Avx2 only when the CPU reported AVX2 at prepare.
-            VectorIsa::Avx2 => unsafe { self.run_row_avx2(accumulation, input, row, scratch, output_row) },
-            _ => self.run_row(accumulation, input, row, scratch, output_row),
-        });
+        output
+            .par_chunks_mut(out_w * cout)
+            .enumerate()
+            .for_each_init(scratch, |scratch, (row, output_row)| match self.isa {
+                #[cfg(target_arch = "x86_64")]
+                // SAFETY: `isa` is Avx2 only when the CPU reported AVX2 at prepare.
+                VectorIsa::Avx2 => unsafe {
+                    self.run_row_avx2(accumulation, input, row, scratch, output_row)
+                },
+                _ => self.run_row(accumulation, input, row, scratch, output_row),
+            });
         output
     }
 
@@ -315,12 +403,21 @@ impl Conv2d {
                 .zip(self.plan.starts.chunks_exact(self.group_filters))
                 .zip(patch.chunks_exact(k_padded));
             for (((accumulators, weights), starts), operands) in groups {
-                let channels = accumulators.iter_mut().zip(weights.chunks_exact(k_padded)).zip(starts);
+                let channels = accumulators
+                    .iter_mut()
+                    .zip(weights.chunks_exact(k_padded))
+                    .zip(starts);
                 for ((accumulator, weights), &start) in channels {
-                    *accumulator = accumulation.finish(accumulation.dot(accumulation.start(start), operands, weights));
+                    *accumulator = accumulation.finish(accumulation.dot(
+                        accumulation.start(start),
+                        operands,
+                        weights,
+                    ));
                 }
             }
-            self.plan.ppu.apply_lanes(0, &scratch.accumulators, output_pixel);
+            self.plan
+                .ppu
+                .apply_lanes(0, &scratch.accumulators, output_pixel);
         }
     }
 
@@ -340,12 +437,14 @@ impl Conv2d {
                     (Some(iy), Some(ix)) => {
                         let pixel = &input[((batch * in_h + iy) * in_w + ix) * cin..][..cin];
                         for (group, channels) in pixel.chunks_exact(group_channels).enumerate() {
-                            patch[group * k_padded + tap_start..][..group_channels].copy_from_slice(channels);
+                            patch[group * k_padded + tap_start..][..group_channels]
+                                .copy_from_slice(channels);
                         }
                     }
                     _ => {
                         for group in 0..self.groups {
-                            patch[group * k_padded + tap_start..][..group_channels].fill(self.plan.pad_value);
+                            patch[group * k_padded + tap_start..][..group_channels]
+                                .fill(self.plan.pad_value);
                         }
                     }
                 }
@@ -357,18 +456,39 @@ impl Conv2d {
 impl Kernel for DepthwiseConv2d {
     fn eval(&self, inputs: &[Option<&TensorValue>]) -> Result<Vec<TensorValue>, ExecError> {
         let value = operand(&self.label, inputs, 0)?;
-        check_value(&self.label, "input", value, self.activations.dtype(), self.window.input.iter().product())?;
+        check_value(
+            &self.label,
+            "input",
+            value,
+            self.activations.dtype(),
+            self.window.input.iter().product(),
+        )?;
         let cin = self.window.input[3];
-        let input = operands(value, self.plan.input_offset, cin, cin)
-            .ok_or_else(|| self.label.invalid(format!("input has type {}; expected int8 or int16", value.dtype())))?;
+        let input = operands(value, self.plan.input_offset, cin, cin).ok_or_else(|| {
+            self.label.invalid(format!(
+                "input has type {}; expected int8 or int16",
+                value.dtype()
+            ))
+        })?;
 
         let data = match (self.activations, self.plan.register) {
-            (Activations::Int8, Register::Bits32) => i8::into_data(self.run::<i8, _>(&Reference32, &input)),
-            (Activations::Int8, Register::Bits64) => i8::into_data(self.run::<i8, _>(&Reference64, &input)),
-            (Activations::Int16, Register::Bits32) => i16::into_data(self.run::<i16, _>(&Reference32, &input)),
-            (Activations::Int16, Register::Bits64) => i16::into_data(self.run::<i16, _>(&Reference64, &input)),
+            (Activations::Int8, Register::Bits32) => {
+                i8::into_data(self.run::<i8, _>(&Reference32, &input))
+            }
+            (Activations::Int8, Register::Bits64) => {
+                i8::into_data(self.run::<i8, _>(&Reference64, &input))
+            }
+            (Activations::Int16, Register::Bits32) => {
+                i16::into_data(self.run::<i16, _>(&Reference32, &input))
+            }
+            (Activations::Int16, Register::Bits64) => {
+                i16::into_data(self.run::<i16, _>(&Reference64, &input))
+            }
         };
-        Ok(vec![TensorValue { shape: self.window.output.to_vec(), data }])
+        Ok(vec![TensorValue {
+            shape: self.window.output.to_vec(),
+            data,
+        }])
     }
 }
 
@@ -393,12 +513,17 @@ impl DepthwiseConv2d {
             expanded: vec![0_i16; cout],
             padding: vec![self.plan.pad_value; cout],
         };
-        output.par_chunks_mut(out_w * cout).enumerate().for_each_init(scratch, |scratch, (row, output_row)| match self.isa {
-            #[cfg(target_arch = "x86_64")]
-            // SAFETY: `isa` is Avx2 only when the CPU reported AVX2 at prepare.
-            VectorIsa::Avx2 => unsafe { self.run_row_avx2(accumulation, input, row, scratch, output_row) },
-            _ => self.run_row(accumulation, input, row, scratch, output_row),
-        });
+        output
+            .par_chunks_mut(out_w * cout)
+            .enumerate()
+            .for_each_init(scratch, |scratch, (row, output_row)| match self.isa {
+                #[cfg(target_arch = "x86_64")]
+                // SAFETY: `isa` is Avx2 only when the CPU reported AVX2 at prepare.
+                VectorIsa::Avx2 => unsafe {
+                    self.run_row_avx2(accumulation, input, row, scratch, output_row)
+                },
+                _ => self.run_row(accumulation, input, row, scratch, output_row),
+            });
         output
     }
 
@@ -449,7 +574,11 @@ impl DepthwiseConv2d {
                             if self.depth_multiplier == 1 {
                                 pixel
                             } else {
-                                for (expanded, &x) in scratch.expanded.chunks_exact_mut(self.depth_multiplier).zip(pixel) {
+                                for (expanded, &x) in scratch
+                                    .expanded
+                                    .chunks_exact_mut(self.depth_multiplier)
+                                    .zip(pixel)
+                                {
                                     expanded.fill(x);
                                 }
                                 &scratch.expanded
@@ -460,10 +589,164 @@ impl DepthwiseConv2d {
                     accumulation.mac_lanes(&mut scratch.registers, tap, operands, weights);
                 }
             }
-            for (accumulator, &register) in scratch.accumulators.iter_mut().zip(&scratch.registers) {
+            for (accumulator, &register) in scratch.accumulators.iter_mut().zip(&scratch.registers)
+            {
                 *accumulator = accumulation.finish(register);
             }
-            self.plan.ppu.apply_lanes(0, &scratch.accumulators, output_pixel);
+            self.plan
+                .ppu
+                .apply_lanes(0, &scratch.accumulators, output_pixel);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::exec::datapath::{BiasMode, ZeroPointMode};
+    use crate::exec::TensorData;
+    use crate::model::{Activation, Graph, Op, OpKind, Padding, Quantization, Tensor};
+
+    /// A 3x3 SAME convolution, 5x6x3 input to 4 channels, int8 with nonzero
+    /// zero points, per-channel scales and a bias, or a depthwise one with
+    /// depth multiplier 2 on the same input.
+    fn graph(depthwise: bool) -> Graph {
+        let activation = |name: &str, shape: Vec<usize>, scale: f32, zero_point: i64| Tensor {
+            name: name.into(),
+            shape,
+            dtype: DataType::Int8,
+            quantization: Some(Quantization::per_tensor(scale, zero_point)),
+            data: None,
+            is_variable: false,
+        };
+        let (channels, weights_shape, axis) = if depthwise {
+            (6, vec![1, 3, 3, 6], 3)
+        } else {
+            (4, vec![4, 3, 3, 3], 0)
+        };
+        let weight_count: usize = weights_shape.iter().product();
+        let weights = Tensor {
+            name: "weights".into(),
+            shape: weights_shape,
+            dtype: DataType::Int8,
+            quantization: Some(Quantization {
+                scales: (0..channels).map(|c| 0.01 + 0.003 * c as f32).collect(),
+                zero_points: vec![0; channels],
+                axis: Some(axis),
+            }),
+            data: Some(
+                (0..weight_count)
+                    .map(|i| ((i * 71 + 5) % 256) as u8)
+                    .collect(),
+            ),
+            is_variable: false,
+        };
+        let bias = Tensor {
+            name: "bias".into(),
+            shape: vec![channels],
+            dtype: DataType::Int32,
+            quantization: None,
+            data: Some(
+                (0..channels as i32)
+                    .flat_map(|c| (c * 997 - 1500).to_le_bytes())
+                    .collect(),
+            ),
+            is_variable: false,
+        };
+        let kind = if depthwise {
+            OpKind::DepthwiseConv2d(DepthwiseConv2dAttrs {
+                padding: Padding::Same,
+                stride: Hw { h: 1, w: 2 },
+                dilation: Hw { h: 1, w: 1 },
+                depth_multiplier: 2,
+                activation: Activation::None,
+            })
+        } else {
+            OpKind::Conv2d(Conv2dAttrs {
+                padding: Padding::Same,
+                stride: Hw { h: 1, w: 2 },
+                dilation: Hw { h: 1, w: 1 },
+                activation: Activation::Relu6,
+            })
+        };
+        Graph {
+            name: String::new(),
+            description: String::new(),
+            tensors: vec![
+                activation("input", vec![1, 5, 6, 3], 0.04, 17),
+                weights,
+                activation("output", vec![1, 5, 3, channels], 0.05, -9),
+                bias,
+            ],
+            ops: vec![Op {
+                kind,
+                inputs: vec![Some(0), Some(1), Some(3)],
+                outputs: vec![2],
+            }],
+            inputs: vec![0],
+            outputs: vec![2],
+        }
+    }
+
+    fn input() -> TensorValue {
+        let data = (0..90).map(|i| ((i * 37 + 3) % 256) as u8 as i8).collect();
+        TensorValue {
+            shape: vec![1, 5, 6, 3],
+            data: TensorData::I8(data),
+        }
+    }
+
+    /// Prepares the graph's operator for `datapath` and `isa` and runs it.
+    fn run(graph: &Graph, datapath: &Datapath, isa: VectorIsa) -> Vec<TensorValue> {
+        let context = OpContext::new(graph, 0, &graph.ops[0]);
+        let inputs = [Some(&input())];
+        match &graph.ops[0].kind {
+            OpKind::Conv2d(attrs) => {
+                let mut kernel = conv2d(&context, attrs, datapath).unwrap();
+                kernel.isa = isa;
+                kernel.eval(&inputs).unwrap()
+            }
+            OpKind::DepthwiseConv2d(attrs) => {
+                let mut kernel = depthwise_conv2d(&context, attrs, datapath).unwrap();
+                kernel.isa = isa;
+                kernel.eval(&inputs).unwrap()
+            }
+            _ => unreachable!("the test graphs hold convolutions"),
+        }
+    }
+
+    /// Under the reference (wrapping) accumulator, where the bias enters and
+    /// how the input zero point is removed cannot change any output.
+    #[test]
+    fn bias_and_zero_point_modes_agree_under_wrap() {
+        for depthwise in [false, true] {
+            let graph = graph(depthwise);
+            let expected = run(&graph, &Datapath::reference(), VectorIsa::detect());
+            for bias in [BiasMode::Init, BiasMode::Post] {
+                for zero_point in [ZeroPointMode::Subtract, ZeroPointMode::Fold] {
+                    let datapath = Datapath {
+                        bias,
+                        zero_point,
+                        ..Datapath::reference()
+                    };
+                    let output = run(&graph, &datapath, VectorIsa::detect());
+                    assert_eq!(
+                        output, expected,
+                        "depthwise {depthwise}, {bias:?}, {zero_point:?}"
+                    );
+                }
+            }
+        }
+    }
+
+    /// The vector build of the row loops and the baseline build agree.
+    #[test]
+    fn vector_isas_agree() {
+        for depthwise in [false, true] {
+            let graph = graph(depthwise);
+            let baseline = run(&graph, &Datapath::reference(), VectorIsa::Baseline);
+            let detected = run(&graph, &Datapath::reference(), VectorIsa::detect());
+            assert_eq!(baseline, detected, "depthwise {depthwise}");
         }
     }
 }

@@ -9,8 +9,9 @@
 
 use super::mac::{padded_k, Accumulation, Reference32, Reference64, VectorIsa};
 use super::mac_layer::{
-    effective_scale, operands, plan, read_activations, read_bias, read_weights, reference_register, widen_weights,
-    Activations, Bias, LayerActivations, MacPlan, OutputElement, PlanInputs, Register, Weights,
+    channel_scales, operands, plan, read_activations, read_bias, read_weights, reference_register,
+    widen_weights, Activations, Bias, LayerActivations, MacPlan, OutputElement, PlanInputs,
+    Register, Weights,
 };
 use super::op_context::{check_value, operand, OpContext, OpLabel};
 use crate::exec::{Datapath, ExecError, Kernel, TensorValue};
@@ -53,6 +54,14 @@ pub(crate) fn prepare_fully_connected(
     attrs: &FullyConnectedAttrs,
     datapath: &Datapath,
 ) -> Result<Box<dyn Kernel>, ExecError> {
+    Ok(Box::new(fully_connected(context, attrs, datapath)?))
+}
+
+fn fully_connected(
+    context: &OpContext,
+    attrs: &FullyConnectedAttrs,
+    datapath: &Datapath,
+) -> Result<FullyConnected, ExecError> {
     context.expect_arity(2, 3)?;
     let input = context.input(0)?;
     let filter = context.input(1)?;
@@ -60,7 +69,10 @@ pub(crate) fn prepare_fully_connected(
     let layer = read_activations(context, input, output)?;
 
     let [units, depth] = <[usize; 2]>::try_from(filter.shape.as_slice()).map_err(|_| {
-        context.invalid(format!("weights have shape {}; expected rank 2 [units, depth]", format_shape(&filter.shape)))
+        context.invalid(format!(
+            "weights have shape {}; expected rank 2 [units, depth]",
+            format_shape(&filter.shape)
+        ))
     })?;
     let batches = check_shapes(context, input, output, units, depth)?;
 
@@ -72,15 +84,28 @@ pub(crate) fn prepare_fully_connected(
     let bias_tensor = context.optional_input(2)?;
     let bias = read_bias(context, bias_tensor, units, bias_types)?;
     let register = reference_register(layer.activations, bias.as_ref());
-    let weight_sums: Vec<i64> = weights.values.chunks(depth).map(|row| row.iter().map(|&w| i64::from(w)).sum()).collect();
+    let weight_sums: Vec<i64> = weights
+        .values
+        .chunks(depth)
+        .map(|row| row.iter().map(|&w| i64::from(w)).sum())
+        .collect();
     let scales = scales(context, &layer, &weights, bias_tensor, bias.as_ref())?;
-    let (output_min, output_max) = context.activation_range(attrs.activation, layer.activations.dtype(), layer.output)?;
+    let (output_min, output_max) =
+        context.activation_range(attrs.activation, layer.activations.dtype(), layer.output)?;
     let plan = plan(
         datapath,
-        PlanInputs { layer: &layer, register, bias: bias.as_ref(), weight_sums: &weight_sums, scales, output_min, output_max },
+        PlanInputs {
+            layer: &layer,
+            register,
+            bias: bias.as_ref(),
+            weight_sums: &weight_sums,
+            scales,
+            output_min,
+            output_max,
+        },
     );
 
-    Ok(Box::new(FullyConnected {
+    Ok(FullyConnected {
         label: context.label(),
         activations: layer.activations,
         input_len: batches * depth,
@@ -91,14 +116,22 @@ pub(crate) fn prepare_fully_connected(
         weights: widen_weights(&weights.values, depth, padded_k(depth)),
         plan,
         isa: VectorIsa::detect(),
-    }))
+    })
 }
 
-/// Checks that the output is `[..., units]` and that the input holds one
-/// row of `depth` elements per output row; returns the number of rows.
-fn check_shapes(context: &OpContext, input: &Tensor, output: &Tensor, units: usize, depth: usize) -> Result<usize, ExecError> {
+/// Checks that the output is `[..., units]` and that the input contains one
+/// row of `depth` elements per output row, and returns the number of rows.
+fn check_shapes(
+    context: &OpContext,
+    input: &Tensor,
+    output: &Tensor,
+    units: usize,
+    depth: usize,
+) -> Result<usize, ExecError> {
     if units == 0 || depth == 0 {
-        return Err(context.invalid(format!("weights have shape [{units}, {depth}]; expected no empty dimension")));
+        return Err(context.invalid(format!(
+            "weights have shape [{units}, {depth}]; expected no empty dimension"
+        )));
     }
     if output.shape.last() != Some(&units) {
         return Err(context.invalid(format!(
@@ -118,12 +151,12 @@ fn check_shapes(context: &OpContext, input: &Tensor, output: &Tensor, units: usi
     Ok(batches)
 }
 
-/// Per-unit requantisation scales as TFLite Micro derives them.
+/// Derives the per-unit requantisation scales as TFLite Micro does.
 ///
 /// Per-channel weights use `input_scale * weight_scale / output_scale` in
 /// double. Per-tensor weights go through `GetQuantizedConvolutionMultipler`,
-/// which multiplies the two float32 scales in float32 before widening (a
-/// different rounding of the same real number), and which rejects a bias
+/// which multiplies the two scales in float32 before widening, a different
+/// rounding of the same real number. That function also rejects a bias
 /// whose scale differs from `input_scale * weight_scale` by more than 2% of
 /// the output scale.
 fn scales(
@@ -133,17 +166,15 @@ fn scales(
     bias_tensor: Option<&Tensor>,
     bias: Option<&Bias>,
 ) -> Result<Vec<QuantizedMultiplier>, ExecError> {
-    let (input_scale, output_scale) = (layer.input.scale, layer.output.scale);
     if weights.per_channel {
-        return Ok(weights
-            .scales
-            .iter()
-            .map(|&scale| quantize_multiplier(effective_scale(input_scale, scale, output_scale)))
-            .collect());
+        return Ok(channel_scales(layer, weights));
     }
 
+    let (input_scale, output_scale) = (layer.input.scale, layer.output.scale);
     let weight_scale = weights.scales.first().copied().unwrap_or(0.0);
-    let bias_scale = bias_tensor.and_then(|t| t.quantization.as_ref()).and_then(|q| q.scales.first().copied());
+    let bias_scale = bias_tensor
+        .and_then(|t| t.quantization.as_ref())
+        .and_then(|q| q.scales.first().copied());
     if let (Some(_), Some(bias_scale)) = (bias, bias_scale) {
         let product = f64::from(input_scale) * f64::from(weight_scale);
         let difference = (product - f64::from(bias_scale)).abs();
@@ -161,17 +192,39 @@ fn scales(
 impl Kernel for FullyConnected {
     fn eval(&self, inputs: &[Option<&TensorValue>]) -> Result<Vec<TensorValue>, ExecError> {
         let value = operand(&self.label, inputs, 0)?;
-        check_value(&self.label, "input", value, self.activations.dtype(), self.input_len)?;
+        check_value(
+            &self.label,
+            "input",
+            value,
+            self.activations.dtype(),
+            self.input_len,
+        )?;
         let input = operands(value, self.plan.input_offset, self.depth, self.depth_padded)
-            .ok_or_else(|| self.label.invalid(format!("input has type {}; expected int8 or int16", value.dtype())))?;
+            .ok_or_else(|| {
+                self.label.invalid(format!(
+                    "input has type {}; expected int8 or int16",
+                    value.dtype()
+                ))
+            })?;
 
         let data = match (self.activations, self.plan.register) {
-            (Activations::Int8, Register::Bits32) => i8::into_data(self.run::<i8, _>(&Reference32, &input)),
-            (Activations::Int8, Register::Bits64) => i8::into_data(self.run::<i8, _>(&Reference64, &input)),
-            (Activations::Int16, Register::Bits32) => i16::into_data(self.run::<i16, _>(&Reference32, &input)),
-            (Activations::Int16, Register::Bits64) => i16::into_data(self.run::<i16, _>(&Reference64, &input)),
+            (Activations::Int8, Register::Bits32) => {
+                i8::into_data(self.run::<i8, _>(&Reference32, &input))
+            }
+            (Activations::Int8, Register::Bits64) => {
+                i8::into_data(self.run::<i8, _>(&Reference64, &input))
+            }
+            (Activations::Int16, Register::Bits32) => {
+                i16::into_data(self.run::<i16, _>(&Reference32, &input))
+            }
+            (Activations::Int16, Register::Bits64) => {
+                i16::into_data(self.run::<i16, _>(&Reference64, &input))
+            }
         };
-        Ok(vec![TensorValue { shape: self.output_shape.clone(), data }])
+        Ok(vec![TensorValue {
+            shape: self.output_shape.clone(),
+            data,
+        }])
     }
 }
 
@@ -181,16 +234,24 @@ impl FullyConnected {
     fn run<T: OutputElement, A: Accumulation>(&self, accumulation: &A, input: &[i16]) -> Vec<T> {
         let batches = self.input_len / self.depth;
         let mut output = vec![T::default(); batches * self.units];
-        for (row, output_row) in input.chunks_exact(self.depth_padded).zip(output.chunks_exact_mut(self.units)) {
-            output_row.par_chunks_mut(UNITS_PER_TASK).enumerate().for_each(|(block, outputs)| {
-                let first_unit = block * UNITS_PER_TASK;
-                match self.isa {
-                    #[cfg(target_arch = "x86_64")]
-                    // SAFETY: `isa` is Avx2 only when the CPU reported AVX2 at prepare.
-                    VectorIsa::Avx2 => unsafe { self.run_units_avx2(accumulation, row, first_unit, outputs) },
-                    _ => self.run_units(accumulation, row, first_unit, outputs),
-                }
-            });
+        for (row, output_row) in input
+            .chunks_exact(self.depth_padded)
+            .zip(output.chunks_exact_mut(self.units))
+        {
+            output_row
+                .par_chunks_mut(UNITS_PER_TASK)
+                .enumerate()
+                .for_each(|(block, outputs)| {
+                    let first_unit = block * UNITS_PER_TASK;
+                    match self.isa {
+                        #[cfg(target_arch = "x86_64")]
+                        // SAFETY: `isa` is Avx2 only when the CPU reported AVX2 at prepare.
+                        VectorIsa::Avx2 => unsafe {
+                            self.run_units_avx2(accumulation, row, first_unit, outputs)
+                        },
+                        _ => self.run_units(accumulation, row, first_unit, outputs),
+                    }
+                });
         }
         output
     }
@@ -201,20 +262,146 @@ impl FullyConnected {
     /// The CPU must support AVX2.
     #[cfg(target_arch = "x86_64")]
     #[target_feature(enable = "avx2")]
-    unsafe fn run_units_avx2<T: OutputElement, A: Accumulation>(&self, accumulation: &A, row: &[i16], first_unit: usize, outputs: &mut [T]) {
+    unsafe fn run_units_avx2<T: OutputElement, A: Accumulation>(
+        &self,
+        accumulation: &A,
+        row: &[i16],
+        first_unit: usize,
+        outputs: &mut [T],
+    ) {
         self.run_units(accumulation, row, first_unit, outputs)
     }
 
     /// Computes `outputs.len()` output channels from `first_unit` for one
     /// input row (at most [`UNITS_PER_TASK`]).
     #[inline(always)]
-    fn run_units<T: OutputElement, A: Accumulation>(&self, accumulation: &A, row: &[i16], first_unit: usize, outputs: &mut [T]) {
+    fn run_units<T: OutputElement, A: Accumulation>(
+        &self,
+        accumulation: &A,
+        row: &[i16],
+        first_unit: usize,
+        outputs: &mut [T],
+    ) {
         let mut accumulators = [accumulation.finish(accumulation.start(0)); UNITS_PER_TASK];
         let accumulators = &mut accumulators[..outputs.len()];
-        let weights = self.weights[first_unit * self.depth_padded..].chunks_exact(self.depth_padded);
-        for ((accumulator, weights), &start) in accumulators.iter_mut().zip(weights).zip(&self.plan.starts[first_unit..]) {
-            *accumulator = accumulation.finish(accumulation.dot(accumulation.start(start), row, weights));
+        let weights =
+            self.weights[first_unit * self.depth_padded..].chunks_exact(self.depth_padded);
+        for ((accumulator, weights), &start) in accumulators
+            .iter_mut()
+            .zip(weights)
+            .zip(&self.plan.starts[first_unit..])
+        {
+            *accumulator =
+                accumulation.finish(accumulation.dot(accumulation.start(start), row, weights));
         }
         self.plan.ppu.apply_lanes(first_unit, accumulators, outputs);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::exec::TensorData;
+    use crate::model::{Activation, Graph, Op, OpKind, Quantization};
+
+    /// FULLY_CONNECTED of 150 int8 inputs to 70 units (two parallel blocks),
+    /// per-tensor weights, with an int32 bias whose scale is `bias_scale`.
+    fn graph(bias_scale: f32) -> Graph {
+        let tensor = |name: &str,
+                      shape: Vec<usize>,
+                      dtype: DataType,
+                      quantization: Quantization,
+                      data: Option<Vec<u8>>| Tensor {
+            name: name.into(),
+            shape,
+            dtype,
+            quantization: Some(quantization),
+            data,
+            is_variable: false,
+        };
+        let weights: Vec<u8> = (0..70 * 150).map(|i| ((i * 31 + 9) % 256) as u8).collect();
+        let bias: Vec<u8> = (0..70_i32)
+            .flat_map(|u| (u * 1000 - 35_000).to_le_bytes())
+            .collect();
+        Graph {
+            name: String::new(),
+            description: String::new(),
+            tensors: vec![
+                tensor(
+                    "input",
+                    vec![1, 150],
+                    DataType::Int8,
+                    Quantization::per_tensor(0.02, -7),
+                    None,
+                ),
+                tensor(
+                    "weights",
+                    vec![70, 150],
+                    DataType::Int8,
+                    Quantization::per_tensor(0.004, 0),
+                    Some(weights),
+                ),
+                tensor(
+                    "output",
+                    vec![1, 70],
+                    DataType::Int8,
+                    Quantization::per_tensor(0.3, 12),
+                    None,
+                ),
+                tensor(
+                    "bias",
+                    vec![70],
+                    DataType::Int32,
+                    Quantization::per_tensor(bias_scale, 0),
+                    Some(bias),
+                ),
+            ],
+            ops: vec![Op {
+                kind: OpKind::FullyConnected(FullyConnectedAttrs {
+                    activation: Activation::Relu,
+                    keep_num_dims: false,
+                }),
+                inputs: vec![Some(0), Some(1), Some(3)],
+                outputs: vec![2],
+            }],
+            inputs: vec![0],
+            outputs: vec![2],
+        }
+    }
+
+    fn prepare(graph: &Graph) -> Result<FullyConnected, ExecError> {
+        let OpKind::FullyConnected(attrs) = &graph.ops[0].kind else {
+            unreachable!("the test graph is a FULLY_CONNECTED")
+        };
+        fully_connected(
+            &OpContext::new(graph, 0, &graph.ops[0]),
+            attrs,
+            &Datapath::reference(),
+        )
+    }
+
+    #[test]
+    fn vector_isas_agree() {
+        let graph = graph(0.02 * 0.004);
+        let input = TensorValue {
+            shape: vec![1, 150],
+            data: TensorData::I8((0..150).map(|i| (i * 7 % 256) as u8 as i8).collect()),
+        };
+        let mut kernel = prepare(&graph).unwrap();
+        let detected = kernel.eval(&[Some(&input)]).unwrap();
+        kernel.isa = VectorIsa::Baseline;
+        let baseline = kernel.eval(&[Some(&input)]).unwrap();
+        assert_eq!(detected, baseline);
+    }
+
+    #[test]
+    fn distant_bias_scale_is_rejected() {
+        // input * weight scale is 8e-5; 0.1 differs by far more than 2% of
+        // the output scale 0.3.
+        let message = prepare(&graph(0.1))
+            .expect_err("prepare must fail")
+            .to_string();
+        assert!(message.contains("op 0 (FULLY_CONNECTED)"), "{message}");
+        assert!(message.contains("bias scale 0.1"), "{message}");
     }
 }

@@ -5,10 +5,10 @@
 //! (K ordered `(ky, kx, cin)`, padded taps included) and hands them to an
 //! [`Accumulation`]; the [`Ppu`](super::mac_ppu::Ppu) then turns each
 //! finished register into an output value. Operands arrive as i16: an int8
-//! activation with its zero point subtracted, an int16 activation, or an
-//! int8 weight. Limitation: only the reference registers exist (32-bit
-//! wrapping, 64-bit); a register of configurable width with folds of `rows`
-//! terms is a further implementation of the same trait.
+//! activation (minus its zero point, or raw when the datapath folds the zero
+//! point into the bias), an int16 activation, or an int8 weight. Limitation: only the reference registers exist (32-bit
+//! wrapping and 64-bit). A register of configurable width with folds of
+//! `rows` terms would be another implementation of the same trait.
 
 use super::mac_ppu::Requantize;
 
@@ -24,7 +24,7 @@ pub(crate) trait Accumulation: Sync {
     /// The finished accumulator handed to the PPU.
     type Output: Requantize;
 
-    /// A register holding `start`: the bias when it enters at
+    /// Creates a register holding `start`: the bias when it enters at
     /// initialisation, otherwise 0.
     fn start(&self, start: i64) -> Self::Register;
 
@@ -36,9 +36,15 @@ pub(crate) trait Accumulation: Sync {
     /// Adds term `k` (its position in K order) to many independent output
     /// elements at once: `registers[c] += inputs[c] * weights[c]`. The
     /// slices have the same length.
-    fn mac_lanes(&self, registers: &mut [Self::Register], k: usize, inputs: &[i16], weights: &[i16]);
+    fn mac_lanes(
+        &self,
+        registers: &mut [Self::Register],
+        k: usize,
+        inputs: &[i16],
+        weights: &[i16],
+    );
 
-    /// The finished accumulator.
+    /// Returns the finished accumulator.
     fn finish(&self, register: Self::Register) -> Self::Output;
 }
 
@@ -54,8 +60,9 @@ pub(crate) fn padded_k(k: usize) -> usize {
 /// The 32-bit register of the TFLite Micro int8 kernels (and of its 16x8
 /// kernels with an int32 bias): every addition wraps in two's complement.
 ///
-/// The reference declares an `int32_t` and relies on the sum never
-/// overflowing; where a sum does overflow, wrapping is what its builds do.
+/// NOTE: C++ leaves the overflow of the reference's `int32_t` sum undefined.
+/// Wrapping is what its compiled code does on common targets, and what a
+/// hardware adder does.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Reference32;
 
@@ -156,7 +163,7 @@ pub(crate) enum VectorIsa {
 }
 
 impl VectorIsa {
-    /// The best extension this CPU supports.
+    /// Detects the best extension this CPU supports.
     pub fn detect() -> VectorIsa {
         #[cfg(target_arch = "x86_64")]
         if std::is_x86_feature_detected!("avx2") {
@@ -188,10 +195,21 @@ mod tests {
 
     #[test]
     fn reference64_dot_is_exact() {
-        let patch: Vec<i16> = (0..1000).map(|i| if i % 2 == 0 { -32768 } else { 32767 }).collect();
-        let weights: Vec<i16> = (0..1000).map(|i| if i % 3 == 0 { -128 } else { 127 }).collect();
-        let expected: i64 = patch.iter().zip(&weights).map(|(&x, &w)| i64::from(x) * i64::from(w)).sum();
-        assert_eq!(Reference64.finish(Reference64.dot(Reference64.start(5), &patch, &weights)), expected + 5);
+        let patch: Vec<i16> = (0..1000)
+            .map(|i| if i % 2 == 0 { -32768 } else { 32767 })
+            .collect();
+        let weights: Vec<i16> = (0..1000)
+            .map(|i| if i % 3 == 0 { -128 } else { 127 })
+            .collect();
+        let expected: i64 = patch
+            .iter()
+            .zip(&weights)
+            .map(|(&x, &w)| i64::from(x) * i64::from(w))
+            .sum();
+        assert_eq!(
+            Reference64.finish(Reference64.dot(Reference64.start(5), &patch, &weights)),
+            expected + 5
+        );
     }
 
     #[test]

@@ -12,7 +12,7 @@ use super::op_context::{OpContext, TensorQuant};
 use crate::exec::datapath::{AccumulatorMode, BiasMode, RequantMode, ZeroPointMode};
 use crate::exec::{Datapath, ExecError, TensorData, TensorValue};
 use crate::model::{format_shape, DataType, Tensor};
-use crate::numeric::QuantizedMultiplier;
+use crate::numeric::{quantize_multiplier, QuantizedMultiplier};
 
 /// Element type of a MAC layer's input and output activations.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -47,15 +47,26 @@ pub(crate) struct LayerActivations {
 ///
 /// TFLite Micro's 16x8 convolutions ignore the zero points, and its 16x8
 /// fully connected layer applies them; requiring 0 makes both agree.
-pub(crate) fn read_activations(context: &OpContext, input: &Tensor, output: &Tensor) -> Result<LayerActivations, ExecError> {
+pub(crate) fn read_activations(
+    context: &OpContext,
+    input: &Tensor,
+    output: &Tensor,
+) -> Result<LayerActivations, ExecError> {
     let dtype = context.expect_dtype("input", input, &[DataType::Int8, DataType::Int16])?;
     if output.dtype != dtype {
         return Err(context.unsupported_type("output", output.dtype, dtype.name()));
     }
-    let activations = if dtype == DataType::Int8 { Activations::Int8 } else { Activations::Int16 };
+    let activations = if dtype == DataType::Int8 {
+        Activations::Int8
+    } else {
+        Activations::Int16
+    };
     let input_quant = context.positive_quant("input", input)?;
     let output_quant = context.positive_quant("output", output)?;
-    for (what, tensor, quant) in [("input", input, input_quant), ("output", output, output_quant)] {
+    for (what, tensor, quant) in [
+        ("input", input, input_quant),
+        ("output", output, output_quant),
+    ] {
         let valid = match activations {
             Activations::Int8 => (-128..=127).contains(&quant.zero_point),
             Activations::Int16 => quant.zero_point == 0,
@@ -71,7 +82,11 @@ pub(crate) fn read_activations(context: &OpContext, input: &Tensor, output: &Ten
             )));
         }
     }
-    Ok(LayerActivations { activations, input: input_quant, output: output_quant })
+    Ok(LayerActivations {
+        activations,
+        input: input_quant,
+        output: output_quant,
+    })
 }
 
 /// Constant int8 weights with one scale per output channel.
@@ -89,7 +104,7 @@ pub(crate) struct Weights {
 /// `channel_axis`, which has `channels` entries.
 ///
 /// As TFLite Micro decides, more than one scale means per-channel; a single
-/// scale applies to every channel whatever `quantized_dimension` says.
+/// scale applies to every channel whatever `quantized_dimension` states.
 /// Every zero point must be 0 (symmetric weights), which the reference
 /// kernels assume.
 pub(crate) fn read_weights(
@@ -100,7 +115,10 @@ pub(crate) fn read_weights(
 ) -> Result<Weights, ExecError> {
     context.expect_dtype("weights", weights, &[DataType::Int8])?;
     let values = weights.data_i8().ok_or_else(|| {
-        context.invalid(format!("weights ({}) are not a constant tensor; only constant weights are supported", weights.name))
+        context.invalid(format!(
+            "weights ({}) are not a constant tensor; only constant weights are supported",
+            weights.name
+        ))
     })?;
     if values.len() != weights.element_count() {
         return Err(context.invalid(format!(
@@ -119,8 +137,15 @@ pub(crate) fn read_weights(
             weights.name
         )));
     }
-    if let Some(scale) = quantization.scales.iter().find(|s| !(s.is_finite() && **s >= 0.0)) {
-        return Err(context.invalid(format!("weights ({}) have scale {scale}; expected a finite value >= 0", weights.name)));
+    if let Some(scale) = quantization
+        .scales
+        .iter()
+        .find(|s| !(s.is_finite() && **s >= 0.0))
+    {
+        return Err(context.invalid(format!(
+            "weights ({}) have scale {scale}; expected a finite value >= 0",
+            weights.name
+        )));
     }
 
     let per_channel = quantization.scales.len() > 1;
@@ -137,7 +162,11 @@ pub(crate) fn read_weights(
             )))
         }
     };
-    Ok(Weights { values, scales, per_channel })
+    Ok(Weights {
+        values,
+        scales,
+        per_channel,
+    })
 }
 
 /// A constant bias, one value per output channel, widened to i64.
@@ -160,7 +189,10 @@ pub(crate) fn read_bias(
     };
     let dtype = context.expect_dtype("bias", bias, allowed)?;
     let values = bias.data_as_i64().ok_or_else(|| {
-        context.invalid(format!("bias ({}) is not a constant tensor; only constant biases are supported", bias.name))
+        context.invalid(format!(
+            "bias ({}) is not a constant tensor; only constant biases are supported",
+            bias.name
+        ))
     })?;
     if values.len() != channels || bias.element_count() != channels {
         return Err(context.invalid(format!(
@@ -180,8 +212,8 @@ pub(crate) enum Register {
     Bits64,
 }
 
-/// The reference register: TFLite Micro accumulates int8 layers in int32,
-/// and 16x8 layers in the bias type (int64 when there is no bias).
+/// Picks the reference register: TFLite Micro accumulates int8 layers in
+/// int32, and 16x8 layers in the bias type (int64 when there is no bias).
 pub(crate) fn reference_register(activations: Activations, bias: Option<&Bias>) -> Register {
     match (activations, bias.map(|b| b.dtype)) {
         (Activations::Int8, _) => Register::Bits32,
@@ -203,7 +235,7 @@ pub(crate) struct MacPlan {
     pub ppu: Ppu,
 }
 
-/// What [`plan`] needs to know about a layer.
+/// Layer facts that [`plan`] combines with a datapath.
 pub(crate) struct PlanInputs<'a> {
     pub layer: &'a LayerActivations,
     pub register: Register,
@@ -220,19 +252,26 @@ pub(crate) struct PlanInputs<'a> {
 /// Ties a layer to `datapath`: where the bias and the zero-point correction
 /// go, which requantiser runs, and the operand offset.
 pub(crate) fn plan(datapath: &Datapath, inputs: PlanInputs) -> MacPlan {
+    // Irrefutable while each mode has one variant: a new variant fails to
+    // compile here until this plan handles it.
     let AccumulatorMode::Reference = datapath.accumulator;
     let RequantMode::Tflite = datapath.requant;
     let channels = inputs.scales.len();
     let input_zero_point = inputs.layer.input.zero_point;
 
-    let (input_offset, pad_value, zero_point_terms): (i32, i16, Vec<i64>) = match datapath.zero_point {
-        ZeroPointMode::Subtract => (-input_zero_point, 0, vec![0; channels]),
-        ZeroPointMode::Fold => {
-            let terms = inputs.weight_sums.iter().map(|&sum| -i64::from(input_zero_point) * sum).collect();
-            // read_activations keeps the zero point inside the int8 range.
-            (0, input_zero_point as i16, terms)
-        }
-    };
+    let (input_offset, pad_value, zero_point_terms): (i32, i16, Vec<i64>) =
+        match datapath.zero_point {
+            ZeroPointMode::Subtract => (-input_zero_point, 0, vec![0; channels]),
+            ZeroPointMode::Fold => {
+                let terms = inputs
+                    .weight_sums
+                    .iter()
+                    .map(|&sum| -i64::from(input_zero_point) * sum)
+                    .collect();
+                // read_activations keeps the zero point inside the int8 range.
+                (0, input_zero_point as i16, terms)
+            }
+        };
     let biases: Vec<i64> = (0..channels)
         .map(|channel| {
             let bias = inputs.bias.map_or(0, |b| b.values[channel]);
@@ -250,14 +289,30 @@ pub(crate) fn plan(datapath: &Datapath, inputs: PlanInputs) -> MacPlan {
         inputs.layer.output.zero_point,
         (inputs.output_min, inputs.output_max),
     );
-    MacPlan { register: inputs.register, input_offset, pad_value, starts, ppu }
+    MacPlan {
+        register: inputs.register,
+        input_offset,
+        pad_value,
+        starts,
+        ppu,
+    }
 }
 
-/// The real scale from the accumulator grid to the output grid,
-/// `input_scale * weight_scale / output_scale`, computed in double as
+/// Computes each output channel's multiplier and shift from the real scale
+/// `input_scale * weight_scale / output_scale`, evaluated in double as
 /// TFLite `PopulateConvolutionQuantizationParams` does.
-pub(crate) fn effective_scale(input_scale: f32, weight_scale: f32, output_scale: f32) -> f64 {
-    f64::from(input_scale) * f64::from(weight_scale) / f64::from(output_scale)
+pub(crate) fn channel_scales(
+    layer: &LayerActivations,
+    weights: &Weights,
+) -> Vec<QuantizedMultiplier> {
+    let (input_scale, output_scale) = (f64::from(layer.input.scale), f64::from(layer.output.scale));
+    weights
+        .scales
+        .iter()
+        .map(|&weight_scale| {
+            quantize_multiplier(input_scale * f64::from(weight_scale) / output_scale)
+        })
+        .collect()
 }
 
 /// Converts an input value to the i16 operands the accumulation takes,
@@ -267,14 +322,27 @@ pub(crate) fn effective_scale(input_scale: f32, weight_scale: f32, output_scale:
 /// Returns `None` when the value is not int8 or int16. The sum fits in i16
 /// for the offsets [`plan`] produces: an int8 element plus an offset in
 /// `-127..=128`, or an int16 element plus 0.
-pub(crate) fn operands(value: &TensorValue, offset: i32, channels: usize, row_stride: usize) -> Option<Vec<i16>> {
-    fn convert<T: Copy + Into<i32>>(values: &[T], offset: i32, channels: usize, row_stride: usize) -> Vec<i16> {
+pub(crate) fn operands(
+    value: &TensorValue,
+    offset: i32,
+    channels: usize,
+    row_stride: usize,
+) -> Option<Vec<i16>> {
+    fn convert<T: Copy + Into<i32>>(
+        values: &[T],
+        offset: i32,
+        channels: usize,
+        row_stride: usize,
+    ) -> Vec<i16> {
         let shifted = |&x: &T| (x.into() + offset) as i16;
         if channels == row_stride || channels == 0 {
             return values.iter().map(shifted).collect();
         }
         let mut operands = vec![0_i16; values.len() / channels * row_stride];
-        for (row, values) in operands.chunks_exact_mut(row_stride).zip(values.chunks_exact(channels)) {
+        for (row, values) in operands
+            .chunks_exact_mut(row_stride)
+            .zip(values.chunks_exact(channels))
+        {
             for (operand, value) in row.iter_mut().zip(values) {
                 *operand = shifted(value);
             }
@@ -328,10 +396,142 @@ pub(crate) fn widen_weights(values: &[i8], row_len: usize, padded_row_len: usize
         return values.iter().map(|&w| i16::from(w)).collect();
     }
     let mut widened = vec![0_i16; values.len() / row_len * padded_row_len];
-    for (row, weights) in widened.chunks_exact_mut(padded_row_len).zip(values.chunks_exact(row_len)) {
+    for (row, weights) in widened
+        .chunks_exact_mut(padded_row_len)
+        .zip(values.chunks_exact(row_len))
+    {
         for (widened, &weight) in row.iter_mut().zip(weights) {
             *widened = i16::from(weight);
         }
     }
     widened
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::exec::datapath::{BiasMode, ZeroPointMode};
+
+    fn layer(input_zero_point: i32) -> LayerActivations {
+        LayerActivations {
+            activations: Activations::Int8,
+            input: TensorQuant {
+                scale: 0.1,
+                zero_point: input_zero_point,
+            },
+            output: TensorQuant {
+                scale: 0.2,
+                zero_point: 5,
+            },
+        }
+    }
+
+    fn plan_for(datapath: &Datapath, layer: &LayerActivations, bias: &Bias) -> MacPlan {
+        let scale = QuantizedMultiplier {
+            multiplier: 1 << 30,
+            shift: 0,
+        };
+        plan(
+            datapath,
+            PlanInputs {
+                layer,
+                register: Register::Bits32,
+                bias: Some(bias),
+                weight_sums: &[10, -4],
+                scales: vec![scale; 2],
+                output_min: -128,
+                output_max: 127,
+            },
+        )
+    }
+
+    #[test]
+    fn plan_subtracts_zero_point_and_starts_from_bias() {
+        let bias = Bias {
+            dtype: DataType::Int32,
+            values: vec![100, -50],
+        };
+        let plan = plan_for(&Datapath::reference(), &layer(-3), &bias);
+        assert_eq!(plan.input_offset, 3);
+        assert_eq!(plan.pad_value, 0);
+        assert_eq!(plan.starts, vec![100, -50]);
+    }
+
+    #[test]
+    fn plan_folds_zero_point_into_bias() {
+        let bias = Bias {
+            dtype: DataType::Int32,
+            values: vec![100, -50],
+        };
+        let datapath = Datapath {
+            zero_point: ZeroPointMode::Fold,
+            ..Datapath::reference()
+        };
+        let plan = plan_for(&datapath, &layer(-3), &bias);
+        assert_eq!(plan.input_offset, 0);
+        assert_eq!(plan.pad_value, -3);
+        // bias - zx * sum(w) = 100 + 3 * 10 and -50 + 3 * -4.
+        assert_eq!(plan.starts, vec![130, -62]);
+    }
+
+    #[test]
+    fn plan_with_post_bias_starts_from_zero() {
+        let bias = Bias {
+            dtype: DataType::Int32,
+            values: vec![100, -50],
+        };
+        let datapath = Datapath {
+            bias: BiasMode::Post,
+            ..Datapath::reference()
+        };
+        let plan = plan_for(&datapath, &layer(-3), &bias);
+        assert_eq!(plan.starts, vec![0, 0]);
+    }
+
+    #[test]
+    fn reference_register_follows_bias_type() {
+        let int32 = Bias {
+            dtype: DataType::Int32,
+            values: vec![],
+        };
+        let int64 = Bias {
+            dtype: DataType::Int64,
+            values: vec![],
+        };
+        assert_eq!(
+            reference_register(Activations::Int8, Some(&int32)),
+            Register::Bits32
+        );
+        assert_eq!(
+            reference_register(Activations::Int16, Some(&int32)),
+            Register::Bits32
+        );
+        assert_eq!(
+            reference_register(Activations::Int16, Some(&int64)),
+            Register::Bits64
+        );
+        assert_eq!(
+            reference_register(Activations::Int16, None),
+            Register::Bits64
+        );
+    }
+
+    #[test]
+    fn operands_pad_rows_with_zeros() {
+        let value = TensorValue {
+            shape: vec![2, 3],
+            data: TensorData::I8(vec![1, 2, 3, -128, 0, 127]),
+        };
+        let padded = operands(&value, 128, 3, 4).unwrap();
+        assert_eq!(padded, vec![129, 130, 131, 0, 0, 128, 255, 0]);
+    }
+
+    #[test]
+    fn widen_weights_pads_rows_with_zeros() {
+        assert_eq!(
+            widen_weights(&[1, -2, 3, -4], 2, 3),
+            vec![1, -2, 0, 3, -4, 0]
+        );
+        assert_eq!(widen_weights(&[1, -2], 2, 2), vec![1, -2]);
+    }
 }

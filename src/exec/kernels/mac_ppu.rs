@@ -11,7 +11,9 @@
 //! [`BiasMode::Post`]: crate::exec::datapath::BiasMode::Post
 
 use super::mac_layer::OutputElement;
-use crate::numeric::{multiply_by_quantized_multiplier, multiply_by_quantized_multiplier_i64, QuantizedMultiplier};
+use crate::numeric::{
+    multiply_by_quantized_multiplier, multiply_by_quantized_multiplier_i64, QuantizedMultiplier,
+};
 
 /// A finished accumulator value the PPU can requantise; the type selects
 /// the TFLite `MultiplyByQuantizedMultiplier` overload, as the reference's
@@ -23,8 +25,8 @@ pub(crate) trait Requantize: Copy + Send + Sync {
 }
 
 impl Requantize for i32 {
-    /// The int32 overload: saturating rounding doubling high multiply, then
-    /// a rounding right shift (two roundings, ties away from zero).
+    /// Applies the int32 overload: saturating rounding doubling high
+    /// multiply, then a rounding right shift (two roundings).
     #[inline(always)]
     fn requantize(self, bias: i64, multiplier: i32, shift: i32) -> i32 {
         multiply_by_quantized_multiplier(self.wrapping_add(bias as i32), multiplier, shift)
@@ -32,8 +34,8 @@ impl Requantize for i32 {
 }
 
 impl Requantize for i64 {
-    /// The int64 overload of the 16x8 kernels: the multiplier rounded to 16
-    /// bits, one rounding with ties toward +inf.
+    /// Applies the int64 overload of the 16x8 kernels: the multiplier
+    /// rounded to 16 bits, one rounding with ties toward +inf.
     #[inline(always)]
     fn requantize(self, bias: i64, multiplier: i32, shift: i32) -> i32 {
         multiply_by_quantized_multiplier_i64(self.wrapping_add(bias), multiplier, shift)
@@ -55,11 +57,16 @@ pub(crate) struct Ppu {
 }
 
 impl Ppu {
-    /// A PPU with one `scale` and post bias per output channel.
+    /// Creates a PPU with one `scale` and post bias per output channel.
     ///
     /// Panics if `scales` and `biases` differ in length (a kernel bug, not a
     /// model property).
-    pub fn new(scales: &[QuantizedMultiplier], biases: Vec<i64>, output_zero_point: i32, output_range: (i32, i32)) -> Ppu {
+    pub fn new(
+        scales: &[QuantizedMultiplier],
+        biases: Vec<i64>,
+        output_zero_point: i32,
+        output_range: (i32, i32),
+    ) -> Ppu {
         assert_eq!(scales.len(), biases.len(), "one post bias per channel");
         Ppu {
             multipliers: scales.iter().map(|s| s.multiplier).collect(),
@@ -82,16 +89,33 @@ impl Ppu {
     /// Panics if `accumulators` and `outputs` differ in length or the
     /// channels run past the last one.
     #[inline(always)]
-    pub fn apply_lanes<R: Requantize, T: OutputElement>(&self, first_channel: usize, accumulators: &[R], outputs: &mut [T]) {
+    pub fn apply_lanes<R: Requantize, T: OutputElement>(
+        &self,
+        first_channel: usize,
+        accumulators: &[R],
+        outputs: &mut [T],
+    ) {
         let channels = first_channel..first_channel + accumulators.len();
-        assert_eq!(accumulators.len(), outputs.len(), "one output per accumulator");
+        assert_eq!(
+            accumulators.len(),
+            outputs.len(),
+            "one output per accumulator"
+        );
         let multipliers = &self.multipliers[channels.clone()];
         let shifts = &self.shifts[channels.clone()];
         let biases = &self.biases[channels];
-        let lanes = accumulators.iter().zip(multipliers).zip(shifts).zip(biases).zip(outputs);
+        let lanes = accumulators
+            .iter()
+            .zip(multipliers)
+            .zip(shifts)
+            .zip(biases)
+            .zip(outputs);
         for ((((&accumulator, &multiplier), &shift), &bias), output) in lanes {
             let scaled = accumulator.requantize(bias, multiplier, shift);
-            let clamped = scaled.wrapping_add(self.output_zero_point).max(self.output_min).min(self.output_max);
+            let clamped = scaled
+                .wrapping_add(self.output_zero_point)
+                .max(self.output_min)
+                .min(self.output_max);
             *output = T::from_ppu(clamped);
         }
     }
@@ -103,7 +127,10 @@ mod tests {
 
     /// Scale 0.5 (multiplier 2^30, shift 0), output zero point 10.
     fn ppu(bias: i64) -> Ppu {
-        let scale = QuantizedMultiplier { multiplier: 1 << 30, shift: 0 };
+        let scale = QuantizedMultiplier {
+            multiplier: 1 << 30,
+            shift: 0,
+        };
         Ppu::new(&[scale], vec![bias], 10, (-128, 127))
     }
 
@@ -127,7 +154,10 @@ mod tests {
     fn apply_picks_overload_by_accumulator_type() {
         // With a multiplier that the int64 overload rounds to 16 bits the
         // two overloads differ: -88 * (2^30 + 12345) * 2^-34.
-        let scale = QuantizedMultiplier { multiplier: (1 << 30) + 12345, shift: -3 };
+        let scale = QuantizedMultiplier {
+            multiplier: (1 << 30) + 12345,
+            shift: -3,
+        };
         let ppu = Ppu::new(&[scale], vec![0], 0, (-128, 127));
         assert_eq!(apply(&ppu, -88_i32), -6);
         assert_eq!(apply(&ppu, -88_i64), -5);
@@ -152,7 +182,10 @@ mod tests {
 
     #[test]
     fn apply_with_empty_range_gives_max() {
-        let scale = QuantizedMultiplier { multiplier: 1 << 30, shift: 0 };
+        let scale = QuantizedMultiplier {
+            multiplier: 1 << 30,
+            shift: 0,
+        };
         let ppu = Ppu::new(&[scale], vec![0], 0, (20, 5));
         assert_eq!(apply(&ppu, -1000_i32), 5);
     }
@@ -161,7 +194,10 @@ mod tests {
     fn apply_truncates_to_output_type() {
         // A clamp range outside int8 (an activation bound beyond the type)
         // keeps the low 8 bits, as a C++ static_cast does.
-        let scale = QuantizedMultiplier { multiplier: 1 << 30, shift: 1 };
+        let scale = QuantizedMultiplier {
+            multiplier: 1 << 30,
+            shift: 1,
+        };
         let ppu = Ppu::new(&[scale], vec![0], 0, (300, 300));
         let mut output = [0_i8];
         ppu.apply_lanes(0, &[0_i32], &mut output);
@@ -171,7 +207,10 @@ mod tests {
     #[test]
     fn apply_lanes_uses_each_channel_parameters() {
         let scales: Vec<QuantizedMultiplier> = (0..3)
-            .map(|i| QuantizedMultiplier { multiplier: 1 << 30, shift: -i })
+            .map(|i| QuantizedMultiplier {
+                multiplier: 1 << 30,
+                shift: -i,
+            })
             .collect();
         let ppu = Ppu::new(&scales, vec![0, 0, 8], -5, (-100, 90));
         let mut outputs = [0_i8; 2];

@@ -26,9 +26,17 @@ pub(crate) struct Window {
 }
 
 /// Shape of a 4-D tensor, or an error naming operand `what`.
-pub(crate) fn rank4(context: &OpContext, what: &str, shape: &[usize]) -> Result<[usize; 4], ExecError> {
-    <[usize; 4]>::try_from(shape)
-        .map_err(|_| context.invalid(format!("{what} has shape {}; expected rank 4", format_shape(shape))))
+pub(crate) fn rank4(
+    context: &OpContext,
+    what: &str,
+    shape: &[usize],
+) -> Result<[usize; 4], ExecError> {
+    <[usize; 4]>::try_from(shape).map_err(|_| {
+        context.invalid(format!(
+            "{what} has shape {}; expected rank 4",
+            format_shape(shape)
+        ))
+    })
 }
 
 /// Parameters of [`read_window`] as the operator states them.
@@ -55,12 +63,22 @@ pub(crate) fn read_window(
 ) -> Result<Window, ExecError> {
     let input = rank4(context, "input", input_shape)?;
     let output = rank4(context, "output", output_shape)?;
-    let WindowAttrs { kernel, stride, dilation, padding, channels } = attrs;
+    let WindowAttrs {
+        kernel,
+        stride,
+        dilation,
+        padding,
+        channels,
+    } = attrs;
 
     let extent = |axis: usize, kernel: usize, stride: usize, dilation: usize| {
-        geometry::output_extent(input[axis], kernel, stride, dilation, padding).filter(|&extent| extent > 0)
+        geometry::output_extent(input[axis], kernel, stride, dilation, padding)
+            .filter(|&extent| extent > 0)
     };
-    let (Some(out_h), Some(out_w)) = (extent(1, kernel.h, stride.h, dilation.h), extent(2, kernel.w, stride.w, dilation.w)) else {
+    let (Some(out_h), Some(out_w)) = (
+        extent(1, kernel.h, stride.h, dilation.h),
+        extent(2, kernel.w, stride.w, dilation.w),
+    ) else {
         return Err(context.invalid(format!(
             "kernel {}x{} with stride {}x{}, dilation {}x{} and {padding} padding gives no output for input {}",
             kernel.h,
@@ -85,9 +103,14 @@ pub(crate) fn read_window(
     // bounding that span keeps the index arithmetic of eval exact in i64.
     let span = |out: usize, kernel: usize, stride: usize, dilation: usize| {
         let k_eff = geometry::effective_kernel(kernel, dilation)?;
-        (out - 1).checked_mul(stride)?.checked_add(k_eff).filter(|&span| span <= i32::MAX as usize)
+        (out - 1)
+            .checked_mul(stride)?
+            .checked_add(k_eff)
+            .filter(|&span| span <= i32::MAX as usize)
     };
-    if span(out_h, kernel.h, stride.h, dilation.h).is_none() || span(out_w, kernel.w, stride.w, dilation.w).is_none() {
+    if span(out_h, kernel.h, stride.h, dilation.h).is_none()
+        || span(out_w, kernel.w, stride.w, dilation.w).is_none()
+    {
         return Err(context.invalid(format!(
             "kernel {}x{} with stride {}x{} and dilation {}x{} spans more than 2^31 input positions",
             kernel.h, kernel.w, stride.h, stride.w, dilation.h, dilation.w
@@ -96,7 +119,15 @@ pub(crate) fn read_window(
 
     let pad_top = geometry::padding(input[1], kernel.h, stride.h, dilation.h, out_h).before;
     let pad_left = geometry::padding(input[2], kernel.w, stride.w, dilation.w, out_w).before;
-    Ok(Window { input, output, kernel, stride, dilation, pad_top, pad_left })
+    Ok(Window {
+        input,
+        output,
+        kernel,
+        stride,
+        dilation,
+        pad_top,
+        pad_left,
+    })
 }
 
 impl Window {
@@ -105,24 +136,45 @@ impl Window {
         self.kernel.h * self.kernel.w
     }
 
-    /// The input row read by kernel row `ky` of output row `oy`, or `None`
-    /// in the padding.
-    #[inline(always)]
-    pub fn input_row(&self, oy: usize, ky: usize) -> Option<usize> {
-        tap_coordinate(oy, ky, self.stride.h, self.dilation.h, self.pad_top, self.input[1])
-    }
-
-    /// The input column read by kernel column `kx` of output column `ox`, or
+    /// Returns the input row read by kernel row `ky` of output row `oy`, or
     /// `None` in the padding.
     #[inline(always)]
+    pub fn input_row(&self, oy: usize, ky: usize) -> Option<usize> {
+        tap_coordinate(
+            oy,
+            ky,
+            self.stride.h,
+            self.dilation.h,
+            self.pad_top,
+            self.input[1],
+        )
+    }
+
+    /// Returns the input column read by kernel column `kx` of output column
+    /// `ox`, or `None` in the padding.
+    #[inline(always)]
     pub fn input_column(&self, ox: usize, kx: usize) -> Option<usize> {
-        tap_coordinate(ox, kx, self.stride.w, self.dilation.w, self.pad_left, self.input[2])
+        tap_coordinate(
+            ox,
+            kx,
+            self.stride.w,
+            self.dilation.w,
+            self.pad_left,
+            self.input[2],
+        )
     }
 }
 
 /// `out * stride - pad + k * dilation` when it lies in `0..extent`.
 #[inline(always)]
-fn tap_coordinate(out: usize, k: usize, stride: usize, dilation: usize, pad: usize, extent: usize) -> Option<usize> {
+fn tap_coordinate(
+    out: usize,
+    k: usize,
+    stride: usize,
+    dilation: usize,
+    pad: usize,
+    extent: usize,
+) -> Option<usize> {
     // read_window bounds out * stride + k * dilation below 2^31.
     let position = (out * stride + k * dilation).checked_sub(pad)?;
     (position < extent).then_some(position)
@@ -132,15 +184,30 @@ fn tap_coordinate(out: usize, k: usize, stride: usize, dilation: usize, pad: usi
 mod tests {
     use super::*;
 
-    fn window(input: usize, kernel: usize, stride: usize, dilation: usize, padding: Padding) -> Window {
+    fn window(
+        input: usize,
+        kernel: usize,
+        stride: usize,
+        dilation: usize,
+        padding: Padding,
+    ) -> Window {
         let out = geometry::output_extent(input, kernel, stride, dilation, padding).unwrap();
         let pad = geometry::padding(input, kernel, stride, dilation, out).before;
         Window {
             input: [1, input, input, 1],
             output: [1, out, out, 1],
-            kernel: Hw { h: kernel, w: kernel },
-            stride: Hw { h: stride, w: stride },
-            dilation: Hw { h: dilation, w: dilation },
+            kernel: Hw {
+                h: kernel,
+                w: kernel,
+            },
+            stride: Hw {
+                h: stride,
+                w: stride,
+            },
+            dilation: Hw {
+                h: dilation,
+                w: dilation,
+            },
             pad_top: pad,
             pad_left: pad,
         }
@@ -163,7 +230,7 @@ mod tests {
     }
 
     #[test]
-    fn same_padding_with_stride_two_puts_odd_pad_below() {
+    fn stride_two_odd_padding_goes_below() {
         let window = window(6, 3, 2, 1, Padding::Same);
         assert_eq!(window.pad_top, 0);
         assert_eq!(window.input_row(2, 2), None);

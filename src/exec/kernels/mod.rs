@@ -20,13 +20,20 @@ use crate::model::{Graph, Op, OpKind};
 use op_context::OpContext;
 
 /// Prepares operator `index` of `graph` for `datapath`.
-pub fn prepare(graph: &Graph, index: usize, op: &Op, datapath: &Datapath) -> Result<Box<dyn Kernel>, ExecError> {
+pub fn prepare(
+    graph: &Graph,
+    index: usize,
+    op: &Op,
+    datapath: &Datapath,
+) -> Result<Box<dyn Kernel>, ExecError> {
     let _ = (graph, datapath);
     let context = OpContext::new(graph, index, op);
     match &op.kind {
         OpKind::Conv2d(attrs) => conv::prepare_conv2d(&context, attrs, datapath),
         OpKind::DepthwiseConv2d(attrs) => conv::prepare_depthwise_conv2d(&context, attrs, datapath),
-        OpKind::FullyConnected(attrs) => fully_connected::prepare_fully_connected(&context, attrs, datapath),
+        OpKind::FullyConnected(attrs) => {
+            fully_connected::prepare_fully_connected(&context, attrs, datapath)
+        }
         OpKind::AveragePool2d(attrs) => pool::prepare_average(&context, attrs),
         OpKind::MaxPool2d(attrs) => pool::prepare_max(&context, attrs),
         OpKind::Add { activation } => elementwise::prepare_add(&context, *activation),
@@ -34,12 +41,17 @@ pub fn prepare(graph: &Graph, index: usize, op: &Op, datapath: &Datapath) -> Res
         OpKind::Pad => shape::prepare_pad(&context),
         OpKind::Reshape => shape::prepare_reshape(&context),
         OpKind::Transpose => shape::prepare_transpose(&context),
-        OpKind::Concatenation { axis, activation } => shape::prepare_concatenation(&context, *axis, *activation),
+        OpKind::Concatenation { axis, activation } => {
+            shape::prepare_concatenation(&context, *axis, *activation)
+        }
         OpKind::Mean { keep_dims } => reduce::prepare_mean(&context, *keep_dims),
         OpKind::Softmax { beta } => activation::prepare_softmax(&context, *beta),
         OpKind::Logistic => activation::prepare_logistic(&context),
         OpKind::Quantize => quantize::prepare_quantize(&context),
         OpKind::Dequantize => quantize::prepare_dequantize(&context),
-        kind => Err(ExecError::UnsupportedOp { index, op: kind.name().to_string() }),
+        kind => Err(ExecError::UnsupportedOp {
+            index,
+            op: kind.name().to_string(),
+        }),
     }
 }

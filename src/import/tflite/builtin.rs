@@ -4,7 +4,10 @@
 /// Name of builtin operator `code`, or `None` for a code this table does not
 /// know (a newer schema).
 pub fn builtin_name(code: i32) -> Option<&'static str> {
-    usize::try_from(code).ok().and_then(|i| BUILTIN_NAMES.get(i)).copied()
+    usize::try_from(code)
+        .ok()
+        .and_then(|i| BUILTIN_NAMES.get(i))
+        .copied()
 }
 
 /// `BuiltinOperator` codes of the operators fxsim executes.

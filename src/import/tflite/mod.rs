@@ -27,10 +27,18 @@ pub const MAX_FILE_BYTES: u64 = 4 << 30;
 /// Reads the model file at `path`.
 pub fn read_file(path: impl AsRef<Path>) -> Result<Graph, ImportError> {
     let path = path.as_ref();
-    let fail = |kind| ImportError { path: path.to_path_buf(), kind: Box::new(kind) };
-    let size = std::fs::metadata(path).map_err(|e| fail(ImportErrorKind::Io(e)))?.len();
+    let fail = |kind| ImportError {
+        path: path.to_path_buf(),
+        kind: Box::new(kind),
+    };
+    let size = std::fs::metadata(path)
+        .map_err(|e| fail(ImportErrorKind::Io(e)))?
+        .len();
     if size > MAX_FILE_BYTES {
-        return Err(fail(ImportErrorKind::TooLarge { size, limit: MAX_FILE_BYTES }));
+        return Err(fail(ImportErrorKind::TooLarge {
+            size,
+            limit: MAX_FILE_BYTES,
+        }));
     }
     let bytes = std::fs::read(path).map_err(|e| fail(ImportErrorKind::Io(e)))?;
     read_bytes(&bytes, path)
@@ -38,20 +46,32 @@ pub fn read_file(path: impl AsRef<Path>) -> Result<Graph, ImportError> {
 
 /// Reads a model from memory; `path` names it in error messages.
 pub fn read_bytes(bytes: &[u8], path: impl Into<PathBuf>) -> Result<Graph, ImportError> {
-    read_graph(bytes).map_err(|kind| ImportError { path: path.into(), kind: Box::new(kind) })
+    read_graph(bytes).map_err(|kind| ImportError {
+        path: path.into(),
+        kind: Box::new(kind),
+    })
 }
 
 fn read_graph(bytes: &[u8]) -> Result<Graph, ImportErrorKind> {
-    let options = VerifierOptions { ignore_missing_null_terminator: true, ..VerifierOptions::default() };
-    let model =
-        flatbuffers::root_with_opts::<schema::Model>(&options, bytes).map_err(ImportErrorKind::Flatbuffer)?;
+    let options = VerifierOptions {
+        ignore_missing_null_terminator: true,
+        ..VerifierOptions::default()
+    };
+    let model = flatbuffers::root_with_opts::<schema::Model>(&options, bytes)
+        .map_err(ImportErrorKind::Flatbuffer)?;
 
     let subgraph = model
         .subgraphs()
         .filter(|s| !s.is_empty())
         .map(|s| s.get(0))
-        .ok_or(ImportErrorKind::Missing { location: Location::Model, field: "subgraphs" })?;
-    let buffers: Vec<schema::Buffer> = model.buffers().map(|b| b.iter().collect()).unwrap_or_default();
+        .ok_or(ImportErrorKind::Missing {
+            location: Location::Model,
+            field: "subgraphs",
+        })?;
+    let buffers: Vec<schema::Buffer> = model
+        .buffers()
+        .map(|b| b.iter().collect())
+        .unwrap_or_default();
     let opcodes = read_opcodes(&model);
 
     let tensors = tensors::read_tensors(&subgraph, &buffers, bytes)?;
@@ -94,7 +114,9 @@ fn read_opcodes(model: &schema::Model) -> Vec<Opcode> {
             // Files written before schema 2.4 store the code only in the
             // one-byte field; newer files store both, with the byte capped at
             // 127. The larger of the two is the code.
-            let builtin = code.builtin_code().max(i32::from(code.deprecated_builtin_code()));
+            let builtin = code
+                .builtin_code()
+                .max(i32::from(code.deprecated_builtin_code()));
             if builtin == CUSTOM_CODE {
                 Opcode::Custom(code.custom_code())
             } else {
@@ -114,12 +136,14 @@ fn graph_tensor_list(
         .into_iter()
         .enumerate()
         .map(|(position, index)| {
-            checked_tensor_index(index, tensor_count).ok_or_else(|| ImportErrorKind::IndexOutOfRange {
-                location: Location::Subgraph,
-                field: format!("{field}[{position}]"),
-                index: i64::from(index),
-                count: tensor_count,
-                what: "tensors",
+            checked_tensor_index(index, tensor_count).ok_or_else(|| {
+                ImportErrorKind::IndexOutOfRange {
+                    location: Location::Subgraph,
+                    field: format!("{field}[{position}]"),
+                    index: i64::from(index),
+                    count: tensor_count,
+                    what: "tensors",
+                }
             })
         })
         .collect()
@@ -136,13 +160,19 @@ fn read_op(
     opcodes: &[Opcode],
 ) -> Result<Op, ImportErrorKind> {
     let opcode_index = operator.opcode_index();
-    let opcode = opcodes.get(opcode_index as usize).ok_or_else(|| ImportErrorKind::IndexOutOfRange {
-        location: Location::Op { index, name: "?".into() },
-        field: "opcode_index".into(),
-        index: i64::from(opcode_index),
-        count: opcodes.len(),
-        what: "operator codes",
-    })?;
+    let opcode =
+        opcodes
+            .get(opcode_index as usize)
+            .ok_or_else(|| ImportErrorKind::IndexOutOfRange {
+                location: Location::Op {
+                    index,
+                    name: "?".into(),
+                },
+                field: "opcode_index".into(),
+                index: i64::from(opcode_index),
+                count: opcodes.len(),
+                what: "operator codes",
+            })?;
     let name = match opcode {
         Opcode::Builtin(code) => match builtin_name(*code) {
             Some(name) => name.to_string(),
@@ -150,24 +180,40 @@ fn read_op(
         },
         Opcode::Custom(name) => format!("CUSTOM({name})"),
     };
-    let location = Location::Op { index, name: name.clone() };
+    let location = Location::Op {
+        index,
+        name: name.clone(),
+    };
     let count = graph.tensors.len();
 
     let inputs = operand_ids(operator.inputs(), "inputs", &location, count, true)?;
     let outputs: Vec<TensorId> =
-        operand_ids(operator.outputs(), "outputs", &location, count, false)?.into_iter().flatten().collect();
+        operand_ids(operator.outputs(), "outputs", &location, count, false)?
+            .into_iter()
+            .flatten()
+            .collect();
 
     let kind = match opcode {
         Opcode::Builtin(code) => match ops::importer(*code) {
             Some(import) => {
-                let context = ops::OpContext { graph, location, operator, inputs: &inputs, outputs: &outputs };
+                let context = ops::OpContext {
+                    graph,
+                    location,
+                    operator,
+                    inputs: &inputs,
+                    outputs: &outputs,
+                };
                 import(&context)?
             }
             None => OpKind::Unsupported { name },
         },
         Opcode::Custom(_) => OpKind::Unsupported { name },
     };
-    Ok(Op { kind, inputs, outputs })
+    Ok(Op {
+        kind,
+        inputs,
+        outputs,
+    })
 }
 
 /// Checks an operator's input or output tensor list; `-1` (an omitted
@@ -180,17 +226,24 @@ fn operand_ids(
     optional_allowed: bool,
 ) -> Result<Vec<Option<TensorId>>, ImportErrorKind> {
     let mut ids = Vec::new();
-    for (position, tensor) in list.map(|v| v.iter().collect::<Vec<i32>>()).unwrap_or_default().into_iter().enumerate() {
+    for (position, tensor) in list
+        .map(|v| v.iter().collect::<Vec<i32>>())
+        .unwrap_or_default()
+        .into_iter()
+        .enumerate()
+    {
         if tensor == -1 && optional_allowed {
             ids.push(None);
             continue;
         }
-        let id = checked_tensor_index(tensor, count).ok_or_else(|| ImportErrorKind::IndexOutOfRange {
-            location: location.clone(),
-            field: format!("{field}[{position}]"),
-            index: i64::from(tensor),
-            count,
-            what: "tensors",
+        let id = checked_tensor_index(tensor, count).ok_or_else(|| {
+            ImportErrorKind::IndexOutOfRange {
+                location: location.clone(),
+                field: format!("{field}[{position}]"),
+                index: i64::from(tensor),
+                count,
+                what: "tensors",
+            }
         })?;
         ids.push(Some(id));
     }

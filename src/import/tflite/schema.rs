@@ -10,7 +10,7 @@
 //! importer, never reinterpreted.
 
 use flatbuffers::{
-    ForwardsUOffset, InvalidFlatbuffer, Table, Verifiable, Verifier, Vector, VOffsetT,
+    ForwardsUOffset, InvalidFlatbuffer, Table, VOffsetT, Vector, Verifiable, Verifier,
 };
 
 /// A vector of tables.
@@ -103,7 +103,11 @@ impl Verifiable for Model<'_> {
     fn run_verifier(v: &mut Verifier, pos: usize) -> Result<(), InvalidFlatbuffer> {
         v.visit_table(pos)?
             .visit_field::<u32>("version", slot(0), false)?
-            .visit_field::<ForwardsUOffset<TableVector<OperatorCode>>>("operator_codes", slot(1), false)?
+            .visit_field::<ForwardsUOffset<TableVector<OperatorCode>>>(
+                "operator_codes",
+                slot(1),
+                false,
+            )?
             .visit_field::<ForwardsUOffset<TableVector<SubGraph>>>("subgraphs", slot(2), false)?
             .visit_field::<Bytes>("description", slot(3), false)?
             .visit_field::<ForwardsUOffset<TableVector<Buffer>>>("buffers", slot(4), false)?
@@ -364,7 +368,11 @@ enum FieldKind {
 
 /// Verifies a builtin options table: its structure, and the fields fxsim
 /// reads for the option types it knows. `pos` is the union field's offset.
-fn verify_builtin_options(options_type: u8, v: &mut Verifier, pos: usize) -> Result<(), InvalidFlatbuffer> {
+fn verify_builtin_options(
+    options_type: u8,
+    v: &mut Verifier,
+    pos: usize,
+) -> Result<(), InvalidFlatbuffer> {
     let table_pos = pos.saturating_add(v.get_uoffset(pos)? as usize);
     let mut table = v.visit_table(table_pos)?;
     for &(id, name, kind) in options_fields(options_type) {

@@ -32,18 +32,31 @@ fn read_tensor(
     file: &[u8],
 ) -> Result<Tensor, ImportErrorKind> {
     let name = tensor.name();
-    let location = Location::Tensor { index, name: name.clone() };
+    let location = Location::Tensor {
+        index,
+        name: name.clone(),
+    };
 
-    let dtype = data_type(tensor.tensor_type())
-        .ok_or_else(|| ImportErrorKind::UnknownTensorType { location: location.clone(), code: tensor.tensor_type() })?;
-    let raw_shape: Vec<i32> = tensor.shape().map(|s| s.iter().collect()).unwrap_or_default();
+    let dtype =
+        data_type(tensor.tensor_type()).ok_or_else(|| ImportErrorKind::UnknownTensorType {
+            location: location.clone(),
+            code: tensor.tensor_type(),
+        })?;
+    let raw_shape: Vec<i32> = tensor
+        .shape()
+        .map(|s| s.iter().collect())
+        .unwrap_or_default();
     let shape = checked_shape(&raw_shape, &location)?;
-    let count = element_count(&shape)
-        .ok_or_else(|| ImportErrorKind::ShapeOverflow { location: location.clone(), shape: raw_shape.clone() })?;
+    let count = element_count(&shape).ok_or_else(|| ImportErrorKind::ShapeOverflow {
+        location: location.clone(),
+        shape: raw_shape.clone(),
+    })?;
     let data = read_data(tensor.buffer(), buffers, file, &location)?;
     if let (Some(bytes), Some(expected)) = (&data, dtype.bits().map(|_| dtype.byte_len(count))) {
-        let expected = expected
-            .ok_or_else(|| ImportErrorKind::ShapeOverflow { location: location.clone(), shape: raw_shape.clone() })?;
+        let expected = expected.ok_or_else(|| ImportErrorKind::ShapeOverflow {
+            location: location.clone(),
+            shape: raw_shape.clone(),
+        })?;
         if bytes.len() != expected {
             return Err(ImportErrorKind::DataLength {
                 location,
@@ -56,7 +69,14 @@ fn read_tensor(
     }
     let quantization = read_quantization(tensor, &shape, dtype, &location)?;
 
-    Ok(Tensor { name, shape, dtype, quantization, data, is_variable: tensor.is_variable() })
+    Ok(Tensor {
+        name,
+        shape,
+        dtype,
+        quantization,
+        data,
+        is_variable: tensor.is_variable(),
+    })
 }
 
 /// Maps a schema `TensorType` code to a data type.
@@ -90,7 +110,10 @@ fn checked_shape(raw: &[i32], location: &Location) -> Result<Vec<usize>, ImportE
     raw.iter()
         .map(|&d| usize::try_from(d))
         .collect::<Result<Vec<usize>, _>>()
-        .map_err(|_| ImportErrorKind::NegativeDimension { location: location.clone(), shape: raw.to_vec() })
+        .map_err(|_| ImportErrorKind::NegativeDimension {
+            location: location.clone(),
+            shape: raw.to_vec(),
+        })
 }
 
 /// Product of the dimensions, or `None` when it overflows.
@@ -129,10 +152,20 @@ fn read_data(
     if offset <= 1 || size == 0 {
         return Ok(None);
     }
-    let out_of_file = || ImportErrorKind::ExternalDataOutOfFile { location: location.clone(), offset, size, file_len: file.len() };
+    let out_of_file = || ImportErrorKind::ExternalDataOutOfFile {
+        location: location.clone(),
+        offset,
+        size,
+        file_len: file.len(),
+    };
     let start = usize::try_from(offset).map_err(|_| out_of_file())?;
-    let end = usize::try_from(size).ok().and_then(|s| start.checked_add(s)).ok_or_else(out_of_file)?;
-    file.get(start..end).map(|d| Some(d.to_vec())).ok_or_else(out_of_file)
+    let end = usize::try_from(size)
+        .ok()
+        .and_then(|s| start.checked_add(s))
+        .ok_or_else(out_of_file)?;
+    file.get(start..end)
+        .map(|d| Some(d.to_vec()))
+        .ok_or_else(out_of_file)
 }
 
 fn read_quantization(
@@ -144,12 +177,21 @@ fn read_quantization(
     let Some(params) = tensor.quantization() else {
         return Ok(None);
     };
-    let scales: Vec<f32> = params.scale().map(|s| s.iter().collect()).unwrap_or_default();
+    let scales: Vec<f32> = params
+        .scale()
+        .map(|s| s.iter().collect())
+        .unwrap_or_default();
     if scales.is_empty() {
         return Ok(None);
     }
-    let mut zero_points: Vec<i64> = params.zero_point().map(|z| z.iter().collect()).unwrap_or_default();
-    let invalid = |reason: String| ImportErrorKind::Quantization { location: location.clone(), reason };
+    let mut zero_points: Vec<i64> = params
+        .zero_point()
+        .map(|z| z.iter().collect())
+        .unwrap_or_default();
+    let invalid = |reason: String| ImportErrorKind::Quantization {
+        location: location.clone(),
+        reason,
+    };
     // Some converters omit zero points for symmetric tensors.
     if zero_points.is_empty() {
         zero_points = vec![0; scales.len()];
@@ -169,11 +211,21 @@ fn read_quantization(
             Some(axis)
         }
     };
-    let quantization = Quantization { scales, zero_points, axis };
+    let quantization = Quantization {
+        scales,
+        zero_points,
+        axis,
+    };
     quantization.check(shape).map_err(invalid)?;
     if let Some((min, max)) = dtype.int_range() {
-        if let Some(bad) = quantization.zero_points.iter().find(|&&z| z < min || z > max) {
-            return Err(invalid(format!("zero point {bad} is outside the {dtype} range [{min}, {max}]")));
+        if let Some(bad) = quantization
+            .zero_points
+            .iter()
+            .find(|&&z| z < min || z > max)
+        {
+            return Err(invalid(format!(
+                "zero point {bad} is outside the {dtype} range [{min}, {max}]"
+            )));
         }
     }
     Ok(Some(quantization))

@@ -9,7 +9,10 @@ use super::{OpContext, Options};
 use crate::import::tflite::schema::options_type;
 use crate::import::ImportErrorKind;
 use crate::model::geometry::output_extent;
-use crate::model::{format_shape, Conv2dAttrs, DepthwiseConv2dAttrs, FullyConnectedAttrs, Hw, OpKind, Padding, Tensor};
+use crate::model::{
+    format_shape, Conv2dAttrs, DepthwiseConv2dAttrs, FullyConnectedAttrs, Hw, OpKind, Padding,
+    Tensor,
+};
 
 pub(super) fn conv_2d(ctx: &OpContext) -> Result<OpKind, ImportErrorKind> {
     ctx.expect_counts(2..=3, 1)?;
@@ -23,17 +26,26 @@ pub(super) fn conv_2d(ctx: &OpContext) -> Result<OpKind, ImportErrorKind> {
         return Err(ctx.operand_error(
             1,
             "filter",
-            format!("has {filter_cin} input channels, which must divide the input's {cin} channels"),
+            format!(
+                "has {filter_cin} input channels, which must divide the input's {cin} channels"
+            ),
         ));
     }
     let groups = cin / filter_cin;
     if cout % groups != 0 {
-        return Err(ctx.operand_error(1, "filter", format!("{cout} output channels do not split into {groups} groups")));
+        return Err(ctx.operand_error(
+            1,
+            "filter",
+            format!("{cout} output channels do not split into {groups} groups"),
+        ));
     }
     check_bias(ctx, cout)?;
 
     let padding = ctx.padding(options.i8(0, 0))?;
-    let stride = Hw { h: ctx.step("stride_h", options.i32(2, 0), h)?, w: ctx.step("stride_w", options.i32(1, 0), w)? };
+    let stride = Hw {
+        h: ctx.step("stride_h", options.i32(2, 0), h)?,
+        w: ctx.step("stride_w", options.i32(1, 0), w)?,
+    };
     let dilation = Hw {
         h: ctx.step("dilation_h_factor", options.i32(5, 1), h)?,
         w: ctx.step("dilation_w_factor", options.i32(4, 1), w)?,
@@ -42,7 +54,12 @@ pub(super) fn conv_2d(ctx: &OpContext) -> Result<OpKind, ImportErrorKind> {
     let (oh, ow) = window_output(ctx, [h, w], [kh, kw], stride, dilation, padding)?;
     ctx.expect_output_shape(&[n, oh, ow, cout])?;
 
-    Ok(OpKind::Conv2d(Conv2dAttrs { padding, stride, dilation, activation }))
+    Ok(OpKind::Conv2d(Conv2dAttrs {
+        padding,
+        stride,
+        dilation,
+        activation,
+    }))
 }
 
 pub(super) fn depthwise_conv_2d(ctx: &OpContext) -> Result<OpKind, ImportErrorKind> {
@@ -53,7 +70,14 @@ pub(super) fn depthwise_conv_2d(ctx: &OpContext) -> Result<OpKind, ImportErrorKi
     let [n, h, w, cin] = dims4(input);
     let [one, kh, kw, cout] = dims4(filter);
     if one != 1 {
-        return Err(ctx.operand_error(1, "filter", format!("shape {} must have 1 as its first dimension", format_shape(&filter.shape))));
+        return Err(ctx.operand_error(
+            1,
+            "filter",
+            format!(
+                "shape {} must have 1 as its first dimension",
+                format_shape(&filter.shape)
+            ),
+        ));
     }
 
     let depth_multiplier = ctx.positive("depth_multiplier", options.i32(3, 0))?;
@@ -67,7 +91,10 @@ pub(super) fn depthwise_conv_2d(ctx: &OpContext) -> Result<OpKind, ImportErrorKi
     check_bias(ctx, cout)?;
 
     let padding = ctx.padding(options.i8(0, 0))?;
-    let stride = Hw { h: ctx.step("stride_h", options.i32(2, 0), h)?, w: ctx.step("stride_w", options.i32(1, 0), w)? };
+    let stride = Hw {
+        h: ctx.step("stride_h", options.i32(2, 0), h)?,
+        w: ctx.step("stride_w", options.i32(1, 0), w)?,
+    };
     let dilation = Hw {
         h: ctx.step("dilation_h_factor", options.i32(6, 1), h)?,
         w: ctx.step("dilation_w_factor", options.i32(5, 1), w)?,
@@ -76,7 +103,13 @@ pub(super) fn depthwise_conv_2d(ctx: &OpContext) -> Result<OpKind, ImportErrorKi
     let (oh, ow) = window_output(ctx, [h, w], [kh, kw], stride, dilation, padding)?;
     ctx.expect_output_shape(&[n, oh, ow, cout])?;
 
-    Ok(OpKind::DepthwiseConv2d(DepthwiseConv2dAttrs { padding, stride, dilation, depth_multiplier, activation }))
+    Ok(OpKind::DepthwiseConv2d(DepthwiseConv2dAttrs {
+        padding,
+        stride,
+        dilation,
+        depth_multiplier,
+        activation,
+    }))
 }
 
 pub(super) fn fully_connected(ctx: &OpContext) -> Result<OpKind, ImportErrorKind> {
@@ -98,7 +131,11 @@ pub(super) fn fully_connected(ctx: &OpContext) -> Result<OpKind, ImportErrorKind
     let activation = ctx.activation(options.i8(0, 0))?;
     let weights_format = options.i8(1, 0);
     if weights_format != 0 {
-        return Err(ctx.attribute_error("weights_format", weights_format.to_string(), "0 (DEFAULT)".into()));
+        return Err(ctx.attribute_error(
+            "weights_format",
+            weights_format.to_string(),
+            "0 (DEFAULT)".into(),
+        ));
     }
     let keep_num_dims = options.i8(2, 0) != 0;
     let expected = if keep_num_dims {
@@ -109,7 +146,10 @@ pub(super) fn fully_connected(ctx: &OpContext) -> Result<OpKind, ImportErrorKind
                 return Err(ctx.operand_error(
                     0,
                     "input",
-                    format!("last dimension of {} must equal the weights' depth {depth} with keep_num_dims", format_shape(&input.shape)),
+                    format!(
+                    "last dimension of {} must equal the weights' depth {depth} with keep_num_dims",
+                    format_shape(&input.shape)
+                ),
                 ))
             }
         }
@@ -119,18 +159,33 @@ pub(super) fn fully_connected(ctx: &OpContext) -> Result<OpKind, ImportErrorKind
     };
     check_fully_connected_output(ctx, &expected, keep_num_dims)?;
 
-    Ok(OpKind::FullyConnected(FullyConnectedAttrs { activation, keep_num_dims }))
+    Ok(OpKind::FullyConnected(FullyConnectedAttrs {
+        activation,
+        keep_num_dims,
+    }))
 }
 
 /// Without keep_num_dims the output is `[batches, units]`; converters also
 /// write it with extra leading ones, which have the same elements.
-fn check_fully_connected_output(ctx: &OpContext, expected: &[usize], keep_num_dims: bool) -> Result<(), ImportErrorKind> {
+fn check_fully_connected_output(
+    ctx: &OpContext,
+    expected: &[usize],
+    keep_num_dims: bool,
+) -> Result<(), ImportErrorKind> {
     let output = ctx.output(0)?;
     let squeezed = |shape: &[usize]| -> Vec<usize> {
-        let leading_ones = shape.iter().take(shape.len().saturating_sub(2)).take_while(|&&d| d == 1).count();
+        let leading_ones = shape
+            .iter()
+            .take(shape.len().saturating_sub(2))
+            .take_while(|&&d| d == 1)
+            .count();
         shape[leading_ones..].to_vec()
     };
-    let matches = if keep_num_dims { output.shape == expected } else { squeezed(&output.shape) == squeezed(expected) };
+    let matches = if keep_num_dims {
+        output.shape == expected
+    } else {
+        squeezed(&output.shape) == squeezed(expected)
+    };
     if !matches {
         return Err(ctx.output_error(format!(
             "shape {} does not match {} computed from the inputs and options",
@@ -142,7 +197,12 @@ fn check_fully_connected_output(ctx: &OpContext, expected: &[usize], keep_num_di
 }
 
 fn dims4(tensor: &Tensor) -> [usize; 4] {
-    [tensor.shape[0], tensor.shape[1], tensor.shape[2], tensor.shape[3]]
+    [
+        tensor.shape[0],
+        tensor.shape[1],
+        tensor.shape[2],
+        tensor.shape[3],
+    ]
 }
 
 /// Checks the optional bias: one element per output channel.
@@ -152,7 +212,11 @@ fn check_bias(ctx: &OpContext, channels: usize) -> Result<(), ImportErrorKind> {
             return Err(ctx.operand_error(
                 2,
                 "bias",
-                format!("shape {} has {} elements; expected {channels}, one per output channel", format_shape(&bias.shape), bias.element_count()),
+                format!(
+                    "shape {} has {} elements; expected {channels}, one per output channel",
+                    format_shape(&bias.shape),
+                    bias.element_count()
+                ),
             ));
         }
     }
@@ -178,5 +242,8 @@ pub(super) fn window_output(
             )
         })
     };
-    Ok((extent(input[0], kernel[0], stride.h, dilation.h)?, extent(input[1], kernel[1], stride.w, dilation.w)?))
+    Ok((
+        extent(input[0], kernel[0], stride.h, dilation.h)?,
+        extent(input[1], kernel[1], stride.w, dilation.w)?,
+    ))
 }

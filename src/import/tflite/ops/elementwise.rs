@@ -8,13 +8,17 @@ use crate::model::{format_shape, OpKind};
 pub(super) fn add(ctx: &OpContext) -> Result<OpKind, ImportErrorKind> {
     let options = ctx.options(options_type::ADD)?;
     check_binary(ctx)?;
-    Ok(OpKind::Add { activation: ctx.activation(options.i8(0, 0))? })
+    Ok(OpKind::Add {
+        activation: ctx.activation(options.i8(0, 0))?,
+    })
 }
 
 pub(super) fn mul(ctx: &OpContext) -> Result<OpKind, ImportErrorKind> {
     let options = ctx.options(options_type::MUL)?;
     check_binary(ctx)?;
-    Ok(OpKind::Mul { activation: ctx.activation(options.i8(0, 0))? })
+    Ok(OpKind::Mul {
+        activation: ctx.activation(options.i8(0, 0))?,
+    })
 }
 
 fn check_binary(ctx: &OpContext) -> Result<(), ImportErrorKind> {
@@ -22,7 +26,15 @@ fn check_binary(ctx: &OpContext) -> Result<(), ImportErrorKind> {
     let a = ctx.input(0, "a")?;
     let b = ctx.input(1, "b")?;
     let shape = broadcast_shape(&a.shape, &b.shape).ok_or_else(|| {
-        ctx.operand_error(1, "b", format!("shape {} does not broadcast with {}", format_shape(&b.shape), format_shape(&a.shape)))
+        ctx.operand_error(
+            1,
+            "b",
+            format!(
+                "shape {} does not broadcast with {}",
+                format_shape(&b.shape),
+                format_shape(&a.shape)
+            ),
+        )
     })?;
     ctx.expect_output_shape(&shape)
 }

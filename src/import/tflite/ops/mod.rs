@@ -73,9 +73,11 @@ impl<'a> OpContext<'a> {
     pub fn options(&self, expected: u8) -> Result<Options<'a>, ImportErrorKind> {
         let found = self.operator.builtin_options_type();
         match self.operator.builtin_options() {
-            Some(_) if found != expected => {
-                Err(ImportErrorKind::OptionsType { location: self.location.clone(), found, expected })
-            }
+            Some(_) if found != expected => Err(ImportErrorKind::OptionsType {
+                location: self.location.clone(),
+                found,
+                expected,
+            }),
             table => Ok(Options(table)),
         }
     }
@@ -123,7 +125,11 @@ impl<'a> OpContext<'a> {
 
     /// Input `position` if present (optional operands such as bias).
     pub fn optional_input(&self, position: usize) -> Option<&'a Tensor> {
-        self.inputs.get(position).copied().flatten().map(|id| self.graph.tensor(id))
+        self.inputs
+            .get(position)
+            .copied()
+            .flatten()
+            .map(|id| self.graph.tensor(id))
     }
 
     /// Output `position`; `expect_counts` has checked it exists.
@@ -131,32 +137,56 @@ impl<'a> OpContext<'a> {
         self.outputs
             .get(position)
             .map(|&id| self.graph.tensor(id))
-            .ok_or_else(|| self.attribute_error("outputs", "none".into(), format!("an output {position}")))
+            .ok_or_else(|| {
+                self.attribute_error("outputs", "none".into(), format!("an output {position}"))
+            })
     }
 
     /// Input `position` with rank `rank`.
-    pub fn input_of_rank(&self, position: usize, role: &str, rank: usize) -> Result<&'a Tensor, ImportErrorKind> {
+    pub fn input_of_rank(
+        &self,
+        position: usize,
+        role: &str,
+        rank: usize,
+    ) -> Result<&'a Tensor, ImportErrorKind> {
         let tensor = self.input(position, role)?;
         if tensor.shape.len() != rank {
             return Err(self.operand_error(
                 position,
                 role,
-                format!("shape {} has rank {}; expected rank {rank}", format_shape(&tensor.shape), tensor.shape.len()),
+                format!(
+                    "shape {} has rank {}; expected rank {rank}",
+                    format_shape(&tensor.shape),
+                    tensor.shape.len()
+                ),
             ));
         }
         Ok(tensor)
     }
 
     pub fn operand_error(&self, position: usize, role: &str, reason: String) -> ImportErrorKind {
-        ImportErrorKind::Operand { location: self.location.clone(), operand: format!("input {position} ({role})"), reason }
+        ImportErrorKind::Operand {
+            location: self.location.clone(),
+            operand: format!("input {position} ({role})"),
+            reason,
+        }
     }
 
     pub fn output_error(&self, reason: String) -> ImportErrorKind {
-        ImportErrorKind::Operand { location: self.location.clone(), operand: "output 0".into(), reason }
+        ImportErrorKind::Operand {
+            location: self.location.clone(),
+            operand: "output 0".into(),
+            reason,
+        }
     }
 
     pub fn attribute_error(&self, field: &str, value: String, allowed: String) -> ImportErrorKind {
-        ImportErrorKind::Attribute { location: self.location.clone(), field: field.into(), value, allowed }
+        ImportErrorKind::Attribute {
+            location: self.location.clone(),
+            field: field.into(),
+            value,
+            allowed,
+        }
     }
 
     /// Checks that output 0 has shape `expected`.
@@ -177,7 +207,11 @@ impl<'a> OpContext<'a> {
         match raw {
             0 => Ok(Padding::Same),
             1 => Ok(Padding::Valid),
-            _ => Err(self.attribute_error("padding", raw.to_string(), "0 (SAME) or 1 (VALID)".into())),
+            _ => Err(self.attribute_error(
+                "padding",
+                raw.to_string(),
+                "0 (SAME) or 1 (VALID)".into(),
+            )),
         }
     }
 
@@ -206,7 +240,11 @@ impl<'a> OpContext<'a> {
         let limit = extent.max(1);
         match usize::try_from(raw) {
             Ok(value) if value >= 1 && value <= limit => Ok(value),
-            _ => Err(self.attribute_error(field, raw.to_string(), format!("1 to {limit} (the input extent)"))),
+            _ => Err(self.attribute_error(
+                field,
+                raw.to_string(),
+                format!("1 to {limit} (the input extent)"),
+            )),
         }
     }
 

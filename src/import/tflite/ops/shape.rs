@@ -16,7 +16,14 @@ pub(super) fn pad(ctx: &OpContext) -> Result<OpKind, ImportErrorKind> {
     let paddings = ctx.input(1, "paddings")?;
     let rank = input.shape.len();
     if paddings.shape != [rank, 2] {
-        return Err(ctx.operand_error(1, "paddings", format!("shape {} must be [{rank}, 2]", format_shape(&paddings.shape))));
+        return Err(ctx.operand_error(
+            1,
+            "paddings",
+            format!(
+                "shape {} must be [{rank}, 2]",
+                format_shape(&paddings.shape)
+            ),
+        ));
     }
     if let Some(values) = paddings.data_as_i64() {
         let mut expected = Vec::with_capacity(rank);
@@ -30,7 +37,9 @@ pub(super) fn pad(ctx: &OpContext) -> Result<OpKind, ImportErrorKind> {
                 return Err(ctx.operand_error(
                     1,
                     "paddings",
-                    format!("axis {axis} pads by ({before}, {after}); expected non-negative amounts"),
+                    format!(
+                        "axis {axis} pads by ({before}, {after}); expected non-negative amounts"
+                    ),
                 ));
             };
             expected.push(padded);
@@ -67,13 +76,21 @@ pub(super) fn transpose(ctx: &OpContext) -> Result<OpKind, ImportErrorKind> {
         for &axis in &values {
             let slot = usize::try_from(axis).ok().filter(|&a| a < rank && !seen[a]);
             let Some(axis) = slot else {
-                return Err(ctx.operand_error(1, "permutation", format!("{values:?} is not a permutation of 0..{rank}")));
+                return Err(ctx.operand_error(
+                    1,
+                    "permutation",
+                    format!("{values:?} is not a permutation of 0..{rank}"),
+                ));
             };
             seen[axis] = true;
             expected.push(input.shape[axis]);
         }
         if values.len() != rank {
-            return Err(ctx.operand_error(1, "permutation", format!("{values:?} is not a permutation of 0..{rank}")));
+            return Err(ctx.operand_error(
+                1,
+                "permutation",
+                format!("{values:?} is not a permutation of 0..{rank}"),
+            ));
         }
         ctx.expect_output_shape(&expected)?;
     }
@@ -94,26 +111,42 @@ pub(super) fn concatenation(ctx: &OpContext) -> Result<OpKind, ImportErrorKind> 
     let first = ctx.input(0, "input")?;
     let rank = first.shape.len();
     let raw_axis = options.i32(0, 0);
-    let axis = normalize_axis(raw_axis, rank)
-        .ok_or_else(|| ctx.attribute_error("axis", raw_axis.to_string(), format!("-{rank} to {}", rank as i64 - 1)))?;
+    let axis = normalize_axis(raw_axis, rank).ok_or_else(|| {
+        ctx.attribute_error(
+            "axis",
+            raw_axis.to_string(),
+            format!("-{rank} to {}", rank as i64 - 1),
+        )
+    })?;
 
     let mut expected = first.shape.clone();
     expected[axis] = 0;
     for position in 0..ctx.inputs.len() {
         let input = ctx.input(position, "input")?;
         let compatible = input.shape.len() == rank
-            && input.shape.iter().enumerate().all(|(d, &extent)| d == axis || extent == first.shape[d]);
+            && input
+                .shape
+                .iter()
+                .enumerate()
+                .all(|(d, &extent)| d == axis || extent == first.shape[d]);
         if !compatible {
             return Err(ctx.operand_error(
                 position,
                 "input",
-                format!("shape {} does not match {} outside axis {axis}", format_shape(&input.shape), format_shape(&first.shape)),
+                format!(
+                    "shape {} does not match {} outside axis {axis}",
+                    format_shape(&input.shape),
+                    format_shape(&first.shape)
+                ),
             ));
         }
         expected[axis] += input.shape[axis];
     }
     ctx.expect_output_shape(&expected)?;
-    Ok(OpKind::Concatenation { axis: axis as i32, activation: ctx.activation(options.i8(1, 0))? })
+    Ok(OpKind::Concatenation {
+        axis: axis as i32,
+        activation: ctx.activation(options.i8(1, 0))?,
+    })
 }
 
 pub(super) fn mean(ctx: &OpContext) -> Result<OpKind, ImportErrorKind> {
@@ -126,9 +159,16 @@ pub(super) fn mean(ctx: &OpContext) -> Result<OpKind, ImportErrorKind> {
         let rank = input.shape.len();
         let mut reduced = vec![false; rank];
         for &raw in &values {
-            let axis = i32::try_from(raw).ok().and_then(|a| normalize_axis(a, rank)).ok_or_else(|| {
-                ctx.operand_error(1, "axes", format!("axis {raw} is out of range for rank {rank}"))
-            })?;
+            let axis = i32::try_from(raw)
+                .ok()
+                .and_then(|a| normalize_axis(a, rank))
+                .ok_or_else(|| {
+                    ctx.operand_error(
+                        1,
+                        "axes",
+                        format!("axis {raw} is out of range for rank {rank}"),
+                    )
+                })?;
             reduced[axis] = true;
         }
         let expected: Vec<usize> = input
@@ -151,5 +191,7 @@ fn normalize_axis(axis: i32, rank: usize) -> Option<usize> {
     let rank = i64::try_from(rank).ok()?;
     let axis = i64::from(axis);
     let normalized = if axis < 0 { axis + rank } else { axis };
-    (0..rank).contains(&normalized).then_some(normalized as usize)
+    (0..rank)
+        .contains(&normalized)
+        .then_some(normalized as usize)
 }
