@@ -49,23 +49,75 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
+        Err(error) if error.is::<StdoutClosed>() => ExitCode::SUCCESS,
         Err(error) => {
-            eprintln!("error: {error:#}");
+            eprintln!("error: {}", error_chain(&error));
             ExitCode::from(2)
         }
     }
 }
 
+/// Standard output was closed by its reader (`fxsim inspect M | head`);
+/// not an error worth reporting.
+#[derive(Debug)]
+struct StdoutClosed;
+
+impl std::fmt::Display for StdoutClosed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("standard output closed")
+    }
+}
+
+impl std::error::Error for StdoutClosed {}
+
+/// Writes `text` to standard output; a closed pipe becomes [`StdoutClosed`],
+/// any other failure (a full disk) an error.
+fn emit(text: &str) -> anyhow::Result<()> {
+    use std::io::Write;
+    let mut stdout = std::io::stdout().lock();
+    let result = stdout.write_all(text.as_bytes()).and_then(|()| stdout.flush());
+    match result {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Err(StdoutClosed.into()),
+        Err(e) => Err(anyhow::Error::new(e).context("cannot write to standard output")),
+    }
+}
+
+/// Joins an error and its causes with `: `, leaving out a cause whose text
+/// the message before it already contains.
+fn error_chain(error: &anyhow::Error) -> String {
+    let mut message = String::new();
+    for cause in error.chain() {
+        let text = cause.to_string();
+        if message.contains(&text) {
+            continue;
+        }
+        if !message.is_empty() {
+            message.push_str(": ");
+        }
+        message.push_str(&text);
+    }
+    message
+}
+
 fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Inspect { model, json } => inspect(&model, json),
-        Command::Run {
-            model,
-            input,
-            shape,
-            dump,
-            top,
-        } => run_model(&model, &input, shape.as_deref(), dump.as_deref(), top),
+        Command::Run { model, input, shape, dump, top } => {
+            run_model(&model, &input, shape.as_deref(), dump.as_deref(), top)
+        }
+    }
+}
+
+fn inspect(model: &Path, json: bool) -> anyhow::Result<()> {
+    let graph = fxsim::import::tflite::read_file(model)?;
+    let inspection = fxsim::report::inspect::inspect(&graph, &model.display().to_string());
+    if json {
+        let mut text = serde_json::to_string_pretty(&inspection).context("cannot serialise the summary")?;
+        text.push('\n');
+        emit(&text)
+    } else {
+        emit(&inspection.to_text())
     }
 }
 
@@ -85,43 +137,24 @@ fn run_model(
             ids.len()
         ),
     };
-    let input_tensor = graph.tensor(input_id);
     let value = match shape {
-        Some(shape) => fxsim::io::read_raw(input, shape, input_tensor.dtype)?,
+        Some(shape) => fxsim::io::read_raw(input, shape, graph.tensor(input_id).dtype)?,
         None => fxsim::io::read_npy(input)?,
     };
 
-    let execution = fxsim::exec::run(&graph, &fxsim::exec::Datapath::reference(), &[value])?;
+    let execution = fxsim::exec::run(&graph, &fxsim::exec::Datapath::reference(), &[value])
+        .with_context(|| format!("{}: execution failed", model.display()))?;
 
+    let mut text = String::new();
     for &id in &graph.outputs {
         if let Some(value) = execution.values.get(id).and_then(Option::as_ref) {
-            print!(
-                "{}",
-                fxsim::report::output::describe_output(graph.tensor(id), value, top)
-            );
+            text.push_str(&fxsim::report::output::describe_output(graph.tensor(id), value, top));
         }
     }
+    emit(&text)?;
     if let Some(dir) = dump {
-        fxsim::io::write_dump(dir, &graph, &execution.values)
-            .with_context(|| format!("cannot write the dump to {}", dir.display()))?;
-        eprintln!(
-            "wrote {} tensors to {}",
-            execution.values.iter().flatten().count(),
-            dir.display()
-        );
-    }
-    Ok(())
-}
-
-fn inspect(model: &Path, json: bool) -> anyhow::Result<()> {
-    let graph = fxsim::import::tflite::read_file(model)?;
-    let inspection = fxsim::report::inspect::inspect(&graph, &model.display().to_string());
-    if json {
-        let text =
-            serde_json::to_string_pretty(&inspection).context("cannot serialise the summary")?;
-        println!("{text}");
-    } else {
-        print!("{}", inspection.to_text());
+        fxsim::io::write_dump(dir, &graph, &execution.values)?;
+        eprintln!("wrote {} tensors to {}", execution.values.iter().flatten().count(), dir.display());
     }
     Ok(())
 }

@@ -14,7 +14,7 @@ use std::path::PathBuf;
 fn model(name: &str) -> Option<Graph> {
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/models");
     if !dir.is_dir() {
-        eprintln!("skipped: {} not found", dir.display());
+        skip_or_fail(&format!("{} not found", dir.display()));
         return None;
     }
     Some(read_file(dir.join(name)).unwrap_or_else(|e| panic!("{e}")))
@@ -161,4 +161,13 @@ fn constant_data_lengths_match_shapes() {
             }
         }
     }
+}
+
+/// Prints why a check is skipped, or fails when `FXSIM_NO_SKIP` is set
+/// (CI sets it so that missing models cannot pass silently).
+fn skip_or_fail(reason: &str) {
+    if std::env::var("FXSIM_NO_SKIP").is_ok_and(|v| !v.is_empty() && v != "0") {
+        panic!("FXSIM_NO_SKIP is set, but this test would skip: {reason}");
+    }
+    eprintln!("skipped: {reason}");
 }

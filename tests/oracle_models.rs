@@ -217,7 +217,7 @@ fn check_random_inputs(model: &Path, runs: u64) {
 fn check_person_image(image: &str) -> Option<Vec<i64>> {
     let models = common::shared_models_dir()?;
     if let Err(reason) = common::oracle_available() {
-        eprintln!("skipped: {reason}");
+        common::note_skip(&reason);
         return None;
     }
     let model = models.join("person_detect.tflite");
@@ -246,14 +246,14 @@ fn check_person_image(image: &str) -> Option<Vec<i64>> {
 
 fn shared_model(file: &str) -> Option<PathBuf> {
     let Some(models) = common::shared_models_dir() else {
-        eprintln!(
-            "skipped: shared models directory {} not found",
+        common::note_skip(&format!(
+            "shared models directory {} not found",
             common::shared_dir().join("models").display()
-        );
+        ));
         return None;
     };
     if let Err(reason) = common::oracle_available() {
-        eprintln!("skipped: {reason}");
+        common::note_skip(&reason);
         return None;
     }
     Some(models.join(file))
@@ -261,7 +261,7 @@ fn shared_model(file: &str) -> Option<PathBuf> {
 
 fn generated_model(file: &str) -> Option<PathBuf> {
     if let Err(reason) = common::oracle_available() {
-        eprintln!("skipped: {reason}");
+        common::note_skip(&reason);
         return None;
     }
     Some(common::test_models_dir().join(file))

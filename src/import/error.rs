@@ -42,11 +42,11 @@ pub enum ImportErrorKind {
     #[error("cannot read file: {0}")]
     Io(#[source] std::io::Error),
 
-    #[error("file is {size} bytes; the limit is {limit} bytes")]
-    TooLarge { size: u64, limit: u64 },
+    #[error("file is larger than the {limit}-byte limit")]
+    TooLarge { limit: u64 },
 
-    #[error("not a valid TFLite flatbuffer: {0}")]
-    Flatbuffer(#[source] flatbuffers::InvalidFlatbuffer),
+    #[error("{0}")]
+    Flatbuffer(String),
 
     #[error("{location}: required field {field} is missing")]
     Missing {

@@ -15,16 +15,13 @@ use thiserror::Error;
 /// A tensor file could not be read or written.
 #[derive(Debug, Error)]
 pub enum TensorIoError {
-    #[error("{}: {source}", path.display())]
-    Io {
-        path: PathBuf,
-        source: std::io::Error,
-    },
+    #[error("{}: cannot read: {source}", path.display())]
+    Io { path: PathBuf, source: std::io::Error },
 
     #[error("{}: not a valid .npy file: {reason}", path.display())]
     Format { path: PathBuf, reason: String },
 
-    #[error("{}: element type {found} is not supported; expected one of int8, uint8, int16, int32, int64, float32, bool", path.display())]
+    #[error("{}: element type {found} is not supported; expected one of int8, uint8, int16, int32, int64, float32, bool (convert with numpy's astype)", path.display())]
     UnsupportedType { path: PathBuf, found: String },
 
     #[error("{}: {found} bytes of data, but shape {shape} of {dtype} needs {expected}", path.display())]
@@ -35,16 +32,48 @@ pub enum TensorIoError {
         expected: u64,
         found: u64,
     },
+
+    #[error("{}: the element count of shape {shape} overflows", path.display())]
+    CountOverflow { path: PathBuf, shape: String },
+
+    #[error("{}: file is larger than the {limit}-byte limit", path.display())]
+    TooLarge { path: PathBuf, limit: u64 },
+}
+
+/// Largest tensor file read, in bytes.
+pub const MAX_TENSOR_FILE_BYTES: u64 = 4 << 30;
+
+/// Reads a whole file, stopping with an error past `MAX_TENSOR_FILE_BYTES`
+/// (devices and pipes report no size, so the limit is on the bytes read).
+fn read_limited(path: &Path) -> Result<Vec<u8>, TensorIoError> {
+    use std::io::Read;
+    let io_error = |source| TensorIoError::Io { path: path.to_path_buf(), source };
+    if path.is_dir() {
+        return Err(TensorIoError::Format { path: path.to_path_buf(), reason: "is a directory, not a file".into() });
+    }
+    let file = std::fs::File::open(path).map_err(io_error)?;
+    let mut bytes = Vec::new();
+    file.take(MAX_TENSOR_FILE_BYTES + 1).read_to_end(&mut bytes).map_err(io_error)?;
+    if bytes.len() as u64 > MAX_TENSOR_FILE_BYTES {
+        return Err(TensorIoError::TooLarge { path: path.to_path_buf(), limit: MAX_TENSOR_FILE_BYTES });
+    }
+    Ok(bytes)
 }
 
 /// Reads a `.npy` file.
 pub fn read_npy(path: &Path) -> Result<TensorValue, TensorIoError> {
-    let bytes = std::fs::read(path).map_err(|source| TensorIoError::Io {
-        path: path.to_path_buf(),
-        source,
-    })?;
+    let bytes = read_limited(path)?;
+    if !bytes.starts_with(NPY_MAGIC) {
+        return Err(TensorIoError::Format {
+            path: path.to_path_buf(),
+            reason: "no .npy magic string; for raw little-endian elements give --shape".into(),
+        });
+    }
     read_npy_bytes(&bytes, path)
 }
+
+/// The first bytes of every `.npy` file.
+const NPY_MAGIC: &[u8] = b"\x93NUMPY";
 
 /// Reads `.npy` content from memory; `path` names it in errors.
 pub fn read_npy_bytes(bytes: &[u8], path: &Path) -> Result<TensorValue, TensorIoError> {
@@ -82,19 +111,20 @@ pub fn read_npy_bytes(bytes: &[u8], path: &Path) -> Result<TensorValue, TensorIo
         .map(|&d| usize::try_from(d).ok())
         .collect::<Option<_>>()
         .ok_or_else(|| format_error(format!("shape {:?} is too large", file.shape())))?;
-    let count = shape.iter().try_fold(1usize, |acc, &d| acc.checked_mul(d));
-    let needed = count.and_then(|c| dtype.byte_len(c)).map(|b| b as u64);
-    match needed {
-        Some(needed) if needed <= available => {}
-        needed => {
-            return Err(TensorIoError::Size {
-                path: path.to_path_buf(),
-                shape: format_shape(&shape),
-                dtype,
-                expected: needed.unwrap_or(u64::MAX),
-                found: available,
-            })
-        }
+    let needed = shape
+        .iter()
+        .try_fold(1usize, |acc, &d| acc.checked_mul(d))
+        .and_then(|c| dtype.byte_len(c))
+        .map(|b| b as u64)
+        .ok_or_else(|| TensorIoError::CountOverflow { path: path.to_path_buf(), shape: format_shape(&shape) })?;
+    if needed != available {
+        return Err(TensorIoError::Size {
+            path: path.to_path_buf(),
+            shape: format_shape(&shape),
+            dtype,
+            expected: needed,
+            found: available,
+        });
     }
 
     let decode_error = |e: std::io::Error| format_error(e.to_string());
@@ -138,18 +168,24 @@ pub fn read_raw(
     shape: &[usize],
     dtype: DataType,
 ) -> Result<TensorValue, TensorIoError> {
-    let bytes = std::fs::read(path).map_err(|source| TensorIoError::Io {
-        path: path.to_path_buf(),
-        source,
-    })?;
-    let count = shape.iter().try_fold(1usize, |acc, &d| acc.checked_mul(d));
-    let expected = count.and_then(|c| dtype.byte_len(c));
-    if expected != Some(bytes.len()) {
+    let expected = shape
+        .iter()
+        .try_fold(1usize, |acc, &d| acc.checked_mul(d))
+        .and_then(|c| dtype.byte_len(c))
+        .ok_or_else(|| TensorIoError::CountOverflow { path: path.to_path_buf(), shape: format_shape(shape) })?;
+    let bytes = read_limited(path)?;
+    if bytes.starts_with(NPY_MAGIC) {
+        return Err(TensorIoError::Format {
+            path: path.to_path_buf(),
+            reason: "this is a .npy file; drop --shape to read it as one".into(),
+        });
+    }
+    if expected != bytes.len() {
         return Err(TensorIoError::Size {
             path: path.to_path_buf(),
             shape: format_shape(shape),
             dtype,
-            expected: expected.map_or(u64::MAX, |e| e as u64),
+            expected: expected as u64,
             found: bytes.len() as u64,
         });
     }

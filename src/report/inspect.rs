@@ -4,6 +4,7 @@
 //! Unsupported operators are listed and marked; they add no MACs, since
 //! fxsim does not know what they compute.
 
+use crate::io::escape_field;
 use crate::model::{cost, format_shape, Graph, Op, Tensor, TensorId};
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -51,9 +52,9 @@ pub struct QuantSummary {
     /// Quantised dimension for per-channel parameters.
     pub axis: Option<usize>,
     pub channels: usize,
-    /// The scale (per-tensor) or the first channel's scale.
-    pub scale: f32,
-    /// Distinct zero points, in order of first appearance.
+    /// One scale per channel (one for per-tensor parameters).
+    pub scales: Vec<f32>,
+    /// One zero point per channel (one for per-tensor parameters).
     pub zero_points: Vec<i64>,
 }
 
@@ -144,24 +145,12 @@ fn summarize(graph: &Graph, id: TensorId) -> TensorSummary {
         shape: tensor.shape.clone(),
         dtype: tensor.dtype.name().to_string(),
         constant: tensor.is_constant(),
-        quantization: tensor.quantization.as_ref().map(|q| {
-            let mut zero_points = Vec::new();
-            for &z in &q.zero_points {
-                if !zero_points.contains(&z) {
-                    zero_points.push(z);
-                }
-            }
-            QuantSummary {
-                granularity: if q.is_per_tensor() {
-                    "per-tensor"
-                } else {
-                    "per-channel"
-                },
-                axis: q.axis,
-                channels: q.scales.len(),
-                scale: q.scales[0],
-                zero_points,
-            }
+        quantization: tensor.quantization.as_ref().map(|q| QuantSummary {
+            granularity: if q.is_per_tensor() { "per-tensor" } else { "per-channel" },
+            axis: q.axis,
+            channels: q.scales.len(),
+            scales: q.scales.clone(),
+            zero_points: q.zero_points.clone(),
         }),
     }
 }
@@ -172,14 +161,14 @@ impl Inspection {
         let mut out = String::new();
         let _ = writeln!(out, "model: {}", self.model);
         if !self.description.is_empty() {
-            let _ = writeln!(out, "description: {}", self.description);
+            let _ = writeln!(out, "description: {}", escape_field(&self.description));
         }
         for (role, list) in [("input", &self.inputs), ("output", &self.outputs)] {
             for t in list {
                 let _ = writeln!(
                     out,
                     "{role}: {} {} {} {}",
-                    t.name,
+                    escape_field(&t.name),
                     format_shape(&t.shape),
                     t.dtype,
                     quant_text(t)
@@ -201,7 +190,8 @@ impl Inspection {
         let mut rows: Vec<[String; 8]> = Vec::new();
         for row in &self.ops {
             let activation_in = row.inputs.iter().find(|t| !t.constant);
-            let weights = row.inputs.iter().find(|t| t.constant && t.shape.len() >= 2);
+            // Weights are input 1 of the layers that run on the MAC array.
+            let weights = row.inputs.get(1).filter(|t| t.constant && row.macs > 0);
             let output = row.outputs.first();
             let mut op = row.op.clone();
             if !row.supported {
@@ -264,7 +254,7 @@ impl Inspection {
                 out,
                 "largest activation: {} bytes ({} {})",
                 group_digits(t.largest_activation_bytes),
-                largest.name,
+                escape_field(&largest.name),
                 typed_shape(largest)
             );
         }
@@ -281,7 +271,13 @@ fn quant_text(t: &TensorSummary) -> String {
         None => "unquantized".into(),
         Some(q) if q.granularity == "per-tensor" => format!("zp {}", q.zero_points[0]),
         Some(q) => {
-            let zps: Vec<String> = q.zero_points.iter().map(i64::to_string).collect();
+            let mut distinct: Vec<i64> = Vec::new();
+            for &z in &q.zero_points {
+                if !distinct.contains(&z) {
+                    distinct.push(z);
+                }
+            }
+            let zps: Vec<String> = distinct.iter().map(i64::to_string).collect();
             format!("per-channel({}) zp {}", q.channels, zps.join("/"))
         }
     }

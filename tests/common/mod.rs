@@ -46,16 +46,28 @@ pub use npy::{read_npy, unravel_index, write_npy, ElementType, NpyArray, NpyData
 #[allow(unused_imports)]
 pub use oracle::{load_dump, run_oracle, OracleDump, OracleTensor};
 
-/// Prints `skipped: <reason>` to stderr and returns from the test.
+/// Prints `skipped: <reason>` to stderr and returns from the test, or
+/// fails the test when `FXSIM_NO_SKIP` is set (CI sets it, so that a missing
+/// oracle or model folder cannot pass silently).
 ///
-/// The test still reports as passed. The printed line, shown with
+/// A skipped test still reports as passed. The printed line, shown with
 /// `cargo test -- --nocapture`, gives the reason it checked nothing.
 #[macro_export]
 macro_rules! skip {
     ($($reason:tt)+) => {{
-        eprintln!("skipped: {}", format_args!($($reason)+));
+        $crate::common::note_skip(&format!($($reason)+));
         return;
     }};
+}
+
+/// Reports a skipped check: prints the reason, or panics with it when
+/// `FXSIM_NO_SKIP` is set to anything but empty or `0`.
+pub fn note_skip(reason: &str) {
+    let forbidden = std::env::var("FXSIM_NO_SKIP").is_ok_and(|v| !v.is_empty() && v != "0");
+    if forbidden {
+        panic!("FXSIM_NO_SKIP is set, but this test would skip: {reason}");
+    }
+    eprintln!("skipped: {reason}");
 }
 
 /// Evaluates to the shared models directory, or skips the test.

@@ -18,6 +18,7 @@ pub use builtin::builtin_name;
 use crate::import::{ImportError, ImportErrorKind, Location};
 use crate::model::{Graph, Op, OpKind, TensorId};
 use flatbuffers::{Vector, VerifierOptions};
+use std::io::Read;
 use std::path::{Path, PathBuf};
 
 /// Largest model file read, in bytes. TFLite flatbuffers cannot exceed
@@ -31,16 +32,18 @@ pub fn read_file(path: impl AsRef<Path>) -> Result<Graph, ImportError> {
         path: path.to_path_buf(),
         kind: Box::new(kind),
     };
-    let size = std::fs::metadata(path)
-        .map_err(|e| fail(ImportErrorKind::Io(e)))?
-        .len();
-    if size > MAX_FILE_BYTES {
-        return Err(fail(ImportErrorKind::TooLarge {
-            size,
-            limit: MAX_FILE_BYTES,
-        }));
+    if path.is_dir() {
+        return Err(fail(ImportErrorKind::Io(std::io::Error::other("is a directory, not a file"))));
     }
-    let bytes = std::fs::read(path).map_err(|e| fail(ImportErrorKind::Io(e)))?;
+    // Devices and pipes report no size, so the limit is on the bytes read.
+    let file = std::fs::File::open(path).map_err(|e| fail(ImportErrorKind::Io(e)))?;
+    let mut bytes = Vec::new();
+    file.take(MAX_FILE_BYTES + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| fail(ImportErrorKind::Io(e)))?;
+    if bytes.len() as u64 > MAX_FILE_BYTES {
+        return Err(fail(ImportErrorKind::TooLarge { limit: MAX_FILE_BYTES }));
+    }
     read_bytes(&bytes, path)
 }
 
@@ -58,7 +61,7 @@ fn read_graph(bytes: &[u8]) -> Result<Graph, ImportErrorKind> {
         ..VerifierOptions::default()
     };
     let model = flatbuffers::root_with_opts::<schema::Model>(&options, bytes)
-        .map_err(ImportErrorKind::Flatbuffer)?;
+        .map_err(|e| invalid_flatbuffer(bytes, &e))?;
 
     let subgraph = model
         .subgraphs()
@@ -248,4 +251,20 @@ fn operand_ids(
         ids.push(Some(id));
     }
     Ok(ids)
+}
+
+/// Describes why `bytes` failed verification in terms a user can act on:
+/// empty, too short, not a TFLite file at all, or damaged.
+fn invalid_flatbuffer(bytes: &[u8], error: &flatbuffers::InvalidFlatbuffer) -> ImportErrorKind {
+    // The verifier's trace spans several lines; one line reads better.
+    let detail = error.to_string().split_whitespace().collect::<Vec<_>>().join(" ");
+    let reason = match bytes.len() {
+        0 => "file is empty".to_string(),
+        1..=7 => format!("file is {} bytes, too short for a TFLite model", bytes.len()),
+        _ if &bytes[4..8] != b"TFL3" => {
+            format!("not a TFLite model: no TFL3 file identifier at bytes 4 to 7 ({detail})")
+        }
+        n => format!("damaged or truncated TFLite model ({n} bytes): {detail}"),
+    };
+    ImportErrorKind::Flatbuffer(reason)
 }

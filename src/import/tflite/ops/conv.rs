@@ -235,11 +235,14 @@ pub(super) fn window_output(
 ) -> Result<(usize, usize), ImportErrorKind> {
     let extent = |i: usize, k: usize, s: usize, d: usize| {
         output_extent(i, k, s, d, padding).filter(|&o| o > 0).ok_or_else(|| {
-            ctx.attribute_error(
-                "padding",
-                padding.to_string(),
-                format!("a window that fits: kernel {k} with dilation {d} does not fit input extent {i}"),
-            )
+            ImportErrorKind::Operand {
+                location: ctx.location.clone(),
+                operand: "window".into(),
+                reason: format!(
+                    "kernel extent {k} with dilation {d} and {} padding gives no output on input extent {i}",
+                    padding.to_string().to_uppercase()
+                ),
+            }
         })
     };
     Ok((
