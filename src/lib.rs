@@ -18,7 +18,9 @@
 //! # Ok::<(), fxsim::import::ImportError>(())
 //! ```
 
+pub mod analysis;
 pub mod exec;
+pub mod hw;
 pub mod import;
 pub mod io;
 pub mod model;

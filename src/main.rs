@@ -1,5 +1,7 @@
 //! The `fxsim` command line: parses arguments, calls the library, prints.
 
+mod cli;
+
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 use std::path::{Path, PathBuf};
@@ -43,6 +45,8 @@ enum Command {
         #[arg(long, default_value_t = 5)]
         top: usize,
     },
+    /// Check accumulator widths per layer: analytic bound, observed range, overflows, accuracy by width.
+    Accum(cli::accum::AccumArgs),
 }
 
 fn main() -> ExitCode {
@@ -103,6 +107,7 @@ fn error_chain(error: &anyhow::Error) -> String {
 fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Inspect { model, json } => inspect(&model, json),
+        Command::Accum(args) => emit(&cli::accum::run(&args)?),
         Command::Run { model, input, shape, dump, top } => {
             run_model(&model, &input, shape.as_deref(), dump.as_deref(), top)
         }

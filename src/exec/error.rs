@@ -1,5 +1,6 @@
 //! Errors of the executor; each names the layer (operator index) it concerns.
 
+use super::DatapathError;
 use crate::model::DataType;
 use thiserror::Error;
 
@@ -23,6 +24,13 @@ pub enum ExecError {
         index: usize,
         op: String,
         message: String,
+    },
+
+    #[error("op {index} ({op}): invalid datapath: {source}")]
+    InvalidDatapath {
+        index: usize,
+        op: String,
+        source: DatapathError,
     },
 
     #[error("model has {expected} inputs, {found} given")]

@@ -1,16 +1,28 @@
-//! The executor: runs a [`Graph`] on a [`Datapath`], keeping every tensor.
+//! The executor: runs a [`Graph`] on a [`Datapath`] per operator, keeping
+//! every tensor.
 //!
-//! [`Executor::new`] prepares each operator once (decodes constants, derives
-//! multipliers and shifts); [`Executor::run`] then evaluates the operators in
-//! graph order. Every intermediate tensor is kept so that tests and dumps can
+//! [`Executor::new`] (one datapath for every layer) or
+//! [`Executor::with_datapaths`] (one per operator, for mixed precision)
+//! prepares each operator once: decodes constants, maps operands onto the
+//! datapath's formats, derives multipliers and shifts. [`Executor::run`]
+//! then evaluates the operators in graph order and returns every tensor and
+//! the accumulator overflow counts of each MAC layer. [`Executor::arithmetic`]
+//! returns what the datapath did to a layer (operand requantisation, scale
+//! errors). Every intermediate tensor is kept so that tests and dumps can
 //! compare all of them, which costs memory proportional to the whole network.
 
+pub mod arithmetic;
 mod datapath;
 mod error;
 pub mod kernels;
 mod value;
 
-pub use datapath::{AccumulatorMode, BiasMode, Datapath, RequantMode, ZeroPointMode};
+pub use arithmetic::{
+    ChannelScale, LayerArithmetic, OperandConversion, OperandMapping, OverflowCounts,
+};
+pub use datapath::{
+    AccumulatorMode, BiasMode, Datapath, DatapathError, RequantMode, ZeroPointMode,
+};
 pub use error::ExecError;
 pub use value::{TensorData, TensorValue};
 
@@ -21,27 +33,73 @@ pub trait Kernel: Send + Sync {
     /// Computes the operator's outputs, in the order of `Op::outputs`.
     /// `inputs` follows `Op::inputs`, with `None` for omitted optional inputs.
     fn eval(&self, inputs: &[Option<&TensorValue>]) -> Result<Vec<TensorValue>, ExecError>;
+
+    /// Computes the outputs like [`Kernel::eval`] and also returns the
+    /// accumulator overflow counts, for a MAC layer whose datapath counts
+    /// them; `None` otherwise.
+    fn eval_counted(
+        &self,
+        inputs: &[Option<&TensorValue>],
+    ) -> Result<(Vec<TensorValue>, Option<OverflowCounts>), ExecError> {
+        Ok((self.eval(inputs)?, None))
+    }
+
+    /// Returns what the datapath does to this operator's arithmetic, for a
+    /// MAC layer; `None` for every other operator.
+    fn arithmetic(&self) -> Option<&LayerArithmetic> {
+        None
+    }
 }
 
-/// Every tensor's value after a run, indexed by tensor id.
+/// Every tensor's value after a run, indexed by tensor id, and the
+/// accumulator overflow counts, indexed by operator.
 #[derive(Debug, Clone)]
 pub struct Execution {
     pub values: Vec<Option<TensorValue>>,
+    /// Per operator: the overflow counts of a MAC layer on a counting
+    /// datapath, `None` for other operators and for MAC layers on the
+    /// reference accumulator with TFLite requantisation (never counted, to
+    /// keep that path fast).
+    pub overflow: Vec<Option<OverflowCounts>>,
 }
 
-/// A graph prepared for repeated runs on one datapath.
+/// A graph prepared for repeated runs, each operator on its own datapath.
 pub struct Executor<'g> {
     graph: &'g Graph,
     kernels: Vec<Box<dyn Kernel>>,
     constants: Vec<Option<TensorValue>>,
+    datapaths: Vec<Datapath>,
 }
 
 impl<'g> Executor<'g> {
     /// Prepares every operator of `graph` for `datapath`.
     ///
-    /// Fails on the first operator that cannot be executed, naming it and its
-    /// index.
+    /// Fails on an invalid datapath or on the first operator that cannot be
+    /// executed, naming it and its index.
     pub fn new(graph: &'g Graph, datapath: &Datapath) -> Result<Executor<'g>, ExecError> {
+        Self::with_datapaths(graph, |_| datapath.clone())
+    }
+
+    /// Prepares every operator of `graph`, operator `index` for
+    /// `datapath_of(index)` (mixed precision). Only the MAC layers read
+    /// their datapath; every datapath is validated all the same.
+    ///
+    /// Fails on the first invalid datapath or operator that cannot be
+    /// executed, naming it and its index.
+    pub fn with_datapaths(
+        graph: &'g Graph,
+        datapath_of: impl FnMut(usize) -> Datapath,
+    ) -> Result<Executor<'g>, ExecError> {
+        let datapaths: Vec<Datapath> = (0..graph.ops.len()).map(datapath_of).collect();
+        for (index, (op, datapath)) in graph.ops.iter().zip(&datapaths).enumerate() {
+            datapath
+                .validate()
+                .map_err(|source| ExecError::InvalidDatapath {
+                    index,
+                    op: op.kind.name().to_string(),
+                    source,
+                })?;
+        }
         let constants = graph
             .tensors
             .iter()
@@ -50,27 +108,74 @@ impl<'g> Executor<'g> {
         let kernels = graph
             .ops
             .iter()
+            .zip(&datapaths)
             .enumerate()
-            .map(|(index, op)| kernels::prepare(graph, index, op, datapath))
+            .map(|(index, (op, datapath))| kernels::prepare(graph, index, op, datapath))
             .collect::<Result<Vec<_>, _>>()?;
         Ok(Executor {
             graph,
             kernels,
             constants,
+            datapaths,
         })
+    }
+
+    /// Returns the datapath operator `index` was prepared for.
+    pub fn datapath(&self, index: usize) -> Option<&Datapath> {
+        self.datapaths.get(index)
+    }
+
+    /// Returns what the datapath does to operator `index`'s arithmetic:
+    /// `Some` for MAC layers (CONV_2D, DEPTHWISE_CONV_2D, FULLY_CONNECTED).
+    pub fn arithmetic(&self, index: usize) -> Option<&LayerArithmetic> {
+        self.kernels.get(index).and_then(|kernel| kernel.arithmetic())
     }
 
     /// Runs the graph on `inputs` (one per graph input, in order).
     pub fn run(&self, inputs: &[TensorValue]) -> Result<Execution, ExecError> {
-        let mut values = self.constants.clone();
-        self.bind_inputs(inputs, &mut values)?;
+        let mut produced = vec![None; self.constants.len()];
+        let mut overflow = vec![None; self.kernels.len()];
+        self.bind_inputs(inputs, &mut produced)?;
 
+        // Both halves run on rayon's pool. The operators run on one of its
+        // threads, so a kernel's parallel loop splits its work from there;
+        // called from a thread outside the pool, every loop would instead
+        // hand its work over and wait for it. Meanwhile another thread
+        // copies the constants for the result, which the operators read in
+        // place.
+        let (result, mut values) = rayon::join(
+            || self.run_ops(&mut produced, &mut overflow),
+            || self.constants.clone(),
+        );
+        result?;
+
+        for (value, produced) in values.iter_mut().zip(produced) {
+            if produced.is_some() {
+                *value = produced;
+            }
+        }
+        Ok(Execution { values, overflow })
+    }
+
+    /// Evaluates the operators in graph order, storing the graph inputs'
+    /// and each operator's outputs in `produced` and each MAC layer's
+    /// overflow counts in `overflow`. An operand missing from `produced` is
+    /// read from the constants.
+    fn run_ops(
+        &self,
+        produced: &mut [Option<TensorValue>],
+        overflow: &mut [Option<OverflowCounts>],
+    ) -> Result<(), ExecError> {
         for (index, (op, kernel)) in self.graph.ops.iter().zip(&self.kernels).enumerate() {
             let mut operands = Vec::with_capacity(op.inputs.len());
             for input in &op.inputs {
+                let value = |id: usize| {
+                    let produced = produced.get(id).and_then(Option::as_ref);
+                    produced.or_else(|| self.constants.get(id).and_then(Option::as_ref))
+                };
                 match input {
                     None => operands.push(None),
-                    Some(id) => match values.get(*id).and_then(Option::as_ref) {
+                    Some(id) => match value(*id) {
                         Some(value) => operands.push(Some(value)),
                         None => {
                             return Err(ExecError::MissingValue {
@@ -82,13 +187,13 @@ impl<'g> Executor<'g> {
                     },
                 }
             }
-            let outputs = kernel.eval(&operands)?;
+            let (outputs, counts) = kernel.eval_counted(&operands)?;
+            overflow[index] = counts;
             for (id, value) in op.outputs.iter().zip(outputs) {
-                values[*id] = Some(value);
+                produced[*id] = Some(value);
             }
         }
-
-        Ok(Execution { values })
+        Ok(())
     }
 
     fn bind_inputs(

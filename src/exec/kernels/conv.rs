@@ -7,13 +7,19 @@
 //! count. Limitation: float32, uint8 and int4-weight layers are rejected.
 
 use super::mac::{padded_k, Accumulation, Reference32, Reference64, VectorIsa};
+use super::mac_depthwise::DepthwiseSimd;
+use super::mac_fold::FoldAccumulation;
+use super::mac_gemm::{FastLayer, GemmConv};
 use super::mac_layer::{
-    channel_scales, operands, plan, read_activations, read_bias, read_weights, reference_register,
+    channel_scales, plan, read_activations, read_bias, read_weights, reference_register,
     widen_weights, Activations, MacPlan, OutputElement, PlanInputs, Register,
 };
 use super::mac_window::{rank4, read_window, Window, WindowAttrs};
+use super::mac_simd::DotIsa;
 use super::op_context::{check_value, operand, OpContext, OpLabel};
-use crate::exec::{Datapath, ExecError, Kernel, TensorValue};
+use crate::exec::{
+    Datapath, ExecError, Kernel, LayerArithmetic, OverflowCounts, TensorData, TensorValue,
+};
 use crate::model::{format_shape, Conv2dAttrs, DataType, DepthwiseConv2dAttrs, Hw};
 use rayon::prelude::*;
 
@@ -41,6 +47,8 @@ struct Conv2d {
     weights: Vec<i16>,
     plan: MacPlan,
     isa: VectorIsa,
+    /// The int8 fast path, when the layer and the CPU qualify.
+    gemm: Option<GemmConv>,
 }
 
 /// A prepared DEPTHWISE_CONV_2D.
@@ -58,6 +66,8 @@ struct DepthwiseConv2d {
     weights: Vec<i16>,
     plan: MacPlan,
     isa: VectorIsa,
+    /// The int8 fast path, when the layer and the CPU qualify.
+    simd: Option<DepthwiseSimd>,
 }
 
 /// Prepares CONV_2D: filter `[cout, kh, kw, cin / groups]`, optional bias
@@ -89,7 +99,7 @@ fn conv2d(
     let input = context.input(0)?;
     let filter = context.input(1)?;
     let output = context.output(0)?;
-    let layer = read_activations(context, input, output)?;
+    let layer = read_activations(context, input, output, datapath)?;
 
     let [cout, kh, kw, group_channels] = rank4(context, "filter", &filter.shape)?;
     let cin = rank4(context, "input", &input.shape)?[3];
@@ -120,7 +130,7 @@ fn conv2d(
         },
     )?;
 
-    let weights = read_weights(context, filter, 0, cout)?;
+    let weights = read_weights(context, filter, 0, cout, datapath)?;
     let bias = read_bias(
         context,
         context.optional_input(2)?,
@@ -133,16 +143,29 @@ fn conv2d(
     let scales = channel_scales(&layer, &weights);
     let (output_min, output_max) =
         context.activation_range(attrs.activation, layer.activations.dtype(), layer.output)?;
+    let fast = FastLayer {
+        datapath,
+        layer: &layer,
+        register,
+        weights: &weights,
+        bias: bias.as_ref(),
+        scales: &scales,
+        output_range: (output_min, output_max),
+        isa: DotIsa::detect(),
+    };
+    let gemm = GemmConv::new(&fast, window, groups);
     let plan = plan(
         datapath,
         PlanInputs {
             layer: &layer,
             register,
             bias: bias.as_ref(),
+            weights: &weights,
             weight_sums: &weight_sums,
             scales,
             output_min,
             output_max,
+            layer_index: context.index,
         },
     );
 
@@ -157,6 +180,7 @@ fn conv2d(
         weights: widen_weights(&weights.values, k, padded_k(k)),
         plan,
         isa: VectorIsa::detect(),
+        gemm,
     })
 }
 
@@ -169,7 +193,7 @@ fn depthwise_conv2d(
     let input = context.input(0)?;
     let filter = context.input(1)?;
     let output = context.output(0)?;
-    let layer = read_activations(context, input, output)?;
+    let layer = read_activations(context, input, output, datapath)?;
 
     let [one, kh, kw, cout] = rank4(context, "filter", &filter.shape)?;
     let cin = rank4(context, "input", &input.shape)?[3];
@@ -201,7 +225,7 @@ fn depthwise_conv2d(
         },
     )?;
 
-    let weights = read_weights(context, filter, 3, cout)?;
+    let weights = read_weights(context, filter, 3, cout, datapath)?;
     let bias = read_bias(
         context,
         context.optional_input(2)?,
@@ -223,16 +247,29 @@ fn depthwise_conv2d(
     let scales = channel_scales(&layer, &weights);
     let (output_min, output_max) =
         context.activation_range(attrs.activation, layer.activations.dtype(), layer.output)?;
+    let fast = FastLayer {
+        datapath,
+        layer: &layer,
+        register,
+        weights: &weights,
+        bias: bias.as_ref(),
+        scales: &scales,
+        output_range: (output_min, output_max),
+        isa: DotIsa::detect(),
+    };
+    let simd = DepthwiseSimd::new(&fast, window, attrs.depth_multiplier);
     let plan = plan(
         datapath,
         PlanInputs {
             layer: &layer,
             register,
             bias: bias.as_ref(),
+            weights: &weights,
             weight_sums: &weight_sums,
             scales,
             output_min,
             output_max,
+            layer_index: context.index,
         },
     );
 
@@ -244,6 +281,7 @@ fn depthwise_conv2d(
         weights: widen_weights(&weights.values, cout, cout),
         plan,
         isa: VectorIsa::detect(),
+        simd,
     })
 }
 
@@ -272,6 +310,17 @@ fn sum_i8(values: &[i8]) -> i64 {
 
 impl Kernel for Conv2d {
     fn eval(&self, inputs: &[Option<&TensorValue>]) -> Result<Vec<TensorValue>, ExecError> {
+        self.eval_counted(inputs).map(|(outputs, _)| outputs)
+    }
+
+    fn arithmetic(&self) -> Option<&LayerArithmetic> {
+        Some(&self.plan.arithmetic)
+    }
+
+    fn eval_counted(
+        &self,
+        inputs: &[Option<&TensorValue>],
+    ) -> Result<(Vec<TensorValue>, Option<OverflowCounts>), ExecError> {
         let value = operand(&self.label, inputs, 0)?;
         check_value(
             &self.label,
@@ -280,6 +329,13 @@ impl Kernel for Conv2d {
             self.activations.dtype(),
             self.window.input.iter().product(),
         )?;
+        if let (Some(gemm), TensorData::I8(input)) = (&self.gemm, &value.data) {
+            let outputs = vec![TensorValue {
+                shape: self.window.output.to_vec(),
+                data: TensorData::I8(gemm.run(input)),
+            }];
+            return Ok((outputs, None));
+        }
         // A pointwise kernel reads each input pixel as its patch, so pixels
         // are laid out padded to the K vector's length.
         let cin = self.window.input[3];
@@ -288,13 +344,14 @@ impl Kernel for Conv2d {
         } else {
             cin
         };
-        let input = operands(value, self.plan.input_offset, cin, row_stride).ok_or_else(|| {
+        let input = self.plan.operands(value, cin, row_stride).ok_or_else(|| {
             self.label.invalid(format!(
                 "input has type {}; expected int8 or int16",
                 value.dtype()
             ))
         })?;
 
+        let mut counts = None;
         let data = match (self.activations, self.plan.register) {
             (Activations::Int8, Register::Bits32) => {
                 i8::into_data(self.run::<i8, _>(&Reference32, &input))
@@ -308,11 +365,21 @@ impl Kernel for Conv2d {
             (Activations::Int16, Register::Bits64) => {
                 i16::into_data(self.run::<i16, _>(&Reference64, &input))
             }
+            (activations, Register::Fold(config)) => {
+                let fold = FoldAccumulation::new(config);
+                let data = match activations {
+                    Activations::Int8 => i8::into_data(self.run::<i8, _>(&fold, &input)),
+                    Activations::Int16 => i16::into_data(self.run::<i16, _>(&fold, &input)),
+                };
+                counts = Some(fold.counts(self.window.output.iter().product()));
+                data
+            }
         };
-        Ok(vec![TensorValue {
+        let outputs = vec![TensorValue {
             shape: self.window.output.to_vec(),
             data,
-        }])
+        }];
+        Ok((outputs, counts))
     }
 }
 
@@ -415,9 +482,14 @@ impl Conv2d {
                     ));
                 }
             }
-            self.plan
-                .ppu
-                .apply_lanes(0, &scratch.accumulators, output_pixel);
+            let first_element = (row * self.window.output[2] + ox) * cout;
+            accumulation.post_process(
+                &self.plan.ppu,
+                0,
+                first_element,
+                &scratch.accumulators,
+                output_pixel,
+            );
         }
     }
 
@@ -455,6 +527,17 @@ impl Conv2d {
 
 impl Kernel for DepthwiseConv2d {
     fn eval(&self, inputs: &[Option<&TensorValue>]) -> Result<Vec<TensorValue>, ExecError> {
+        self.eval_counted(inputs).map(|(outputs, _)| outputs)
+    }
+
+    fn arithmetic(&self) -> Option<&LayerArithmetic> {
+        Some(&self.plan.arithmetic)
+    }
+
+    fn eval_counted(
+        &self,
+        inputs: &[Option<&TensorValue>],
+    ) -> Result<(Vec<TensorValue>, Option<OverflowCounts>), ExecError> {
         let value = operand(&self.label, inputs, 0)?;
         check_value(
             &self.label,
@@ -463,14 +546,22 @@ impl Kernel for DepthwiseConv2d {
             self.activations.dtype(),
             self.window.input.iter().product(),
         )?;
+        if let (Some(simd), TensorData::I8(input)) = (&self.simd, &value.data) {
+            let outputs = vec![TensorValue {
+                shape: self.window.output.to_vec(),
+                data: TensorData::I8(simd.run(input)),
+            }];
+            return Ok((outputs, None));
+        }
         let cin = self.window.input[3];
-        let input = operands(value, self.plan.input_offset, cin, cin).ok_or_else(|| {
+        let input = self.plan.operands(value, cin, cin).ok_or_else(|| {
             self.label.invalid(format!(
                 "input has type {}; expected int8 or int16",
                 value.dtype()
             ))
         })?;
 
+        let mut counts = None;
         let data = match (self.activations, self.plan.register) {
             (Activations::Int8, Register::Bits32) => {
                 i8::into_data(self.run::<i8, _>(&Reference32, &input))
@@ -484,11 +575,21 @@ impl Kernel for DepthwiseConv2d {
             (Activations::Int16, Register::Bits64) => {
                 i16::into_data(self.run::<i16, _>(&Reference64, &input))
             }
+            (activations, Register::Fold(config)) => {
+                let fold = FoldAccumulation::new(config);
+                let data = match activations {
+                    Activations::Int8 => i8::into_data(self.run::<i8, _>(&fold, &input)),
+                    Activations::Int16 => i16::into_data(self.run::<i16, _>(&fold, &input)),
+                };
+                counts = Some(fold.counts(self.window.output.iter().product()));
+                data
+            }
         };
-        Ok(vec![TensorValue {
+        let outputs = vec![TensorValue {
             shape: self.window.output.to_vec(),
             data,
-        }])
+        }];
+        Ok((outputs, counts))
     }
 }
 
@@ -593,9 +694,14 @@ impl DepthwiseConv2d {
             {
                 *accumulator = accumulation.finish(register);
             }
-            self.plan
-                .ppu
-                .apply_lanes(0, &scratch.accumulators, output_pixel);
+            let first_element = (row * self.window.output[2] + ox) * cout;
+            accumulation.post_process(
+                &self.plan.ppu,
+                0,
+                first_element,
+                &scratch.accumulators,
+                output_pixel,
+            );
         }
     }
 }
@@ -697,18 +803,47 @@ mod tests {
     }
 
     /// Prepares the graph's operator for `datapath` and `isa` and runs it.
-    fn run(graph: &Graph, datapath: &Datapath, isa: VectorIsa) -> Vec<TensorValue> {
+    /// The implementations a test compares: the generic kernel on each
+    /// vector extension, and the int8 fast path (where the layer and the
+    /// CPU have one) on each of its instruction sets.
+    fn paths() -> Vec<(VectorIsa, Option<DotIsa>)> {
+        let mut paths = vec![
+            (VectorIsa::Baseline, None),
+            (VectorIsa::detect(), None),
+            (VectorIsa::detect(), Some(DotIsa::Portable)),
+        ];
+        paths.extend(DotIsa::detect().map(|isa| (VectorIsa::detect(), Some(isa))));
+        paths
+    }
+
+    /// Prepares the graph's operator for `datapath` and runs it on the
+    /// generic kernel built for `isa`, or on the fast path with instruction
+    /// set `fast` when the layer has one.
+    fn run(
+        graph: &Graph,
+        datapath: &Datapath,
+        isa: VectorIsa,
+        fast: Option<DotIsa>,
+    ) -> Vec<TensorValue> {
         let context = OpContext::new(graph, 0, &graph.ops[0]);
         let inputs = [Some(&input())];
         match &graph.ops[0].kind {
             OpKind::Conv2d(attrs) => {
                 let mut kernel = conv2d(&context, attrs, datapath).unwrap();
                 kernel.isa = isa;
+                match fast {
+                    None => kernel.gemm = None,
+                    Some(fast) => kernel.gemm.iter_mut().for_each(|gemm| gemm.set_isa(fast)),
+                }
                 kernel.eval(&inputs).unwrap()
             }
             OpKind::DepthwiseConv2d(attrs) => {
                 let mut kernel = depthwise_conv2d(&context, attrs, datapath).unwrap();
                 kernel.isa = isa;
+                match fast {
+                    None => kernel.simd = None,
+                    Some(fast) => kernel.simd.iter_mut().for_each(|simd| simd.set_isa(fast)),
+                }
                 kernel.eval(&inputs).unwrap()
             }
             _ => unreachable!("the test graphs hold convolutions"),
@@ -721,7 +856,7 @@ mod tests {
     fn bias_and_zero_point_modes_agree_under_wrap() {
         for depthwise in [false, true] {
             let graph = graph(depthwise);
-            let expected = run(&graph, &Datapath::reference(), VectorIsa::detect());
+            let expected = run(&graph, &Datapath::reference(), VectorIsa::detect(), None);
             for bias in [BiasMode::Init, BiasMode::Post] {
                 for zero_point in [ZeroPointMode::Subtract, ZeroPointMode::Fold] {
                     let datapath = Datapath {
@@ -729,11 +864,13 @@ mod tests {
                         zero_point,
                         ..Datapath::reference()
                     };
-                    let output = run(&graph, &datapath, VectorIsa::detect());
-                    assert_eq!(
-                        output, expected,
-                        "depthwise {depthwise}, {bias:?}, {zero_point:?}"
-                    );
+                    for (isa, fast) in paths() {
+                        let output = run(&graph, &datapath, isa, fast);
+                        assert_eq!(
+                            output, expected,
+                            "depthwise {depthwise}, {bias:?}, {zero_point:?}, {isa:?}, fast path {fast:?}"
+                        );
+                    }
                 }
             }
         }
@@ -744,9 +881,11 @@ mod tests {
     fn vector_isas_agree() {
         for depthwise in [false, true] {
             let graph = graph(depthwise);
-            let baseline = run(&graph, &Datapath::reference(), VectorIsa::Baseline);
-            let detected = run(&graph, &Datapath::reference(), VectorIsa::detect());
-            assert_eq!(baseline, detected, "depthwise {depthwise}");
+            let baseline = run(&graph, &Datapath::reference(), VectorIsa::Baseline, None);
+            for (isa, fast) in paths() {
+                let output = run(&graph, &Datapath::reference(), isa, fast);
+                assert_eq!(baseline, output, "depthwise {depthwise}, {isa:?}, fast path {fast:?}");
+            }
         }
     }
 }

@@ -9,6 +9,7 @@
 use super::op_context::{check_value, operand, OpContext, OpLabel, TensorQuant};
 use crate::exec::{ExecError, Kernel, TensorData, TensorValue};
 use crate::model::{format_shape, Activation, DataType};
+use rayon::prelude::*;
 use crate::numeric::{
     multiply_by_quantized_multiplier, quantize_multiplier,
     quantize_multiplier_smaller_than_one_exp, QuantizedMultiplier,
@@ -94,6 +95,17 @@ struct Binary {
     arithmetic: Arithmetic,
     broadcast: Broadcast,
     clamp: (i32, i32),
+    /// For int8 operands, every clamped result, indexed by
+    /// [`int8_pair_index`]: one lookup per element instead of three
+    /// requantisations.
+    int8_table: Option<Box<[i8]>>,
+}
+
+/// Returns the position of the operand pair `(x, y)` in an int8 result
+/// table: `x` in the high byte, `y` in the low byte.
+#[inline(always)]
+fn int8_pair_index(x: i8, y: i8) -> usize {
+    usize::from(x as u8) << 8 | usize::from(y as u8)
 }
 
 /// Prepares ADD.
@@ -238,12 +250,25 @@ impl Operands {
         arithmetic: Arithmetic,
     ) -> Result<Box<dyn Kernel>, ExecError> {
         let clamp = context.activation_range(activation, self.dtype, self.output)?;
+        let (low, high) = clamp;
+        let int8_table = (self.dtype == DataType::Int8).then(|| {
+            let mut table = vec![0_i8; 1 << 16].into_boxed_slice();
+            for x in i8::MIN..=i8::MAX {
+                for y in i8::MIN..=i8::MAX {
+                    let result = arithmetic.apply(x.into(), y.into()).clamp(low, high);
+                    // The clamp keeps int8 results within the type.
+                    table[int8_pair_index(x, y)] = result as i8;
+                }
+            }
+            table
+        });
         Ok(Box::new(Binary {
             label: context.label(),
             dtype: self.dtype,
             arithmetic,
             broadcast: self.broadcast,
             clamp,
+            int8_table,
         }))
     }
 }
@@ -270,13 +295,11 @@ impl Kernel for Binary {
         let (low, high) = self.clamp;
         let compute = |x: i32, y: i32| self.arithmetic.apply(x, y).clamp(low, high);
         // Clamped values are within the element type, so the casts are exact.
-        let data = match (&input1.data, &input2.data) {
-            (TensorData::I8(a), TensorData::I8(b)) => TensorData::I8(self.broadcast.map(
-                a,
-                b,
-                |x, y| compute(x.into(), y.into()) as i8,
-            )),
-            (TensorData::I16(a), TensorData::I16(b)) => TensorData::I16(self.broadcast.map(
+        let data = match (&input1.data, &input2.data, &self.int8_table) {
+            (TensorData::I8(a), TensorData::I8(b), Some(table)) => {
+                TensorData::I8(self.broadcast.lookup_int8(a, b, table))
+            }
+            (TensorData::I16(a), TensorData::I16(b), _) => TensorData::I16(self.broadcast.map(
                 a,
                 b,
                 |x, y| compute(x.into(), y.into()) as i16,
@@ -369,6 +392,33 @@ impl Broadcast {
                 index[dim] = 0;
             }
         }
+        output
+    }
+}
+
+/// Elements per parallel task of [`Broadcast::lookup_int8`].
+const LOOKUP_CHUNK: usize = 1 << 14;
+
+impl Broadcast {
+    /// Maps every pair of int8 elements through a result table indexed by
+    /// [`int8_pair_index`]. Operands of the output's shape are split into
+    /// parallel tasks; broadcast ones take [`Broadcast::map`].
+    fn lookup_int8(&self, input1: &[i8], input2: &[i8], table: &[i8]) -> Vec<i8> {
+        let same_shape = input1.len() == input2.len()
+            && self.output_shape.iter().product::<usize>() == input1.len();
+        if !same_shape {
+            return self.map(input1, input2, |x, y| table[int8_pair_index(x, y)]);
+        }
+        let mut output = vec![0_i8; input1.len()];
+        output
+            .par_chunks_mut(LOOKUP_CHUNK)
+            .zip(input1.par_chunks(LOOKUP_CHUNK))
+            .zip(input2.par_chunks(LOOKUP_CHUNK))
+            .for_each(|((output, input1), input2)| {
+                for ((output, &x), &y) in output.iter_mut().zip(input1).zip(input2) {
+                    *output = table[int8_pair_index(x, y)];
+                }
+            });
         output
     }
 }

@@ -8,13 +8,18 @@
 //! rejected.
 
 use super::mac::{padded_k, Accumulation, Reference32, Reference64, VectorIsa};
+use super::mac_fold::FoldAccumulation;
+use super::mac_gemm::{FastLayer, GemmFullyConnected};
 use super::mac_layer::{
-    channel_scales, operands, plan, read_activations, read_bias, read_weights, reference_register,
+    channel_scales, plan, read_activations, read_bias, read_weights, reference_register,
     widen_weights, Activations, Bias, LayerActivations, MacPlan, OutputElement, PlanInputs,
     Register, Weights,
 };
+use super::mac_simd::DotIsa;
 use super::op_context::{check_value, operand, OpContext, OpLabel};
-use crate::exec::{Datapath, ExecError, Kernel, TensorValue};
+use crate::exec::{
+    Datapath, ExecError, Kernel, LayerArithmetic, OverflowCounts, TensorData, TensorValue,
+};
 use crate::model::{format_shape, DataType, FullyConnectedAttrs, Tensor};
 use crate::numeric::{quantize_multiplier, QuantizedMultiplier};
 use rayon::prelude::*;
@@ -45,6 +50,8 @@ struct FullyConnected {
     weights: Vec<i16>,
     plan: MacPlan,
     isa: VectorIsa,
+    /// The int8 fast path, when the layer and the CPU qualify.
+    gemm: Option<GemmFullyConnected>,
 }
 
 /// Prepares FULLY_CONNECTED: weights `[units, depth]`, optional bias
@@ -66,7 +73,7 @@ fn fully_connected(
     let input = context.input(0)?;
     let filter = context.input(1)?;
     let output = context.output(0)?;
-    let layer = read_activations(context, input, output)?;
+    let layer = read_activations(context, input, output, datapath)?;
 
     let [units, depth] = <[usize; 2]>::try_from(filter.shape.as_slice()).map_err(|_| {
         context.invalid(format!(
@@ -76,7 +83,7 @@ fn fully_connected(
     })?;
     let batches = check_shapes(context, input, output, units, depth)?;
 
-    let weights = read_weights(context, filter, 0, units)?;
+    let weights = read_weights(context, filter, 0, units, datapath)?;
     let bias_types: &[DataType] = match layer.activations {
         Activations::Int8 => &[DataType::Int32],
         Activations::Int16 => &[DataType::Int64, DataType::Int32],
@@ -92,16 +99,29 @@ fn fully_connected(
     let scales = scales(context, &layer, &weights, bias_tensor, bias.as_ref())?;
     let (output_min, output_max) =
         context.activation_range(attrs.activation, layer.activations.dtype(), layer.output)?;
+    let fast = FastLayer {
+        datapath,
+        layer: &layer,
+        register,
+        weights: &weights,
+        bias: bias.as_ref(),
+        scales: &scales,
+        output_range: (output_min, output_max),
+        isa: DotIsa::detect(),
+    };
+    let gemm = GemmFullyConnected::new(&fast, units, depth);
     let plan = plan(
         datapath,
         PlanInputs {
             layer: &layer,
             register,
             bias: bias.as_ref(),
+            weights: &weights,
             weight_sums: &weight_sums,
             scales,
             output_min,
             output_max,
+            layer_index: context.index,
         },
     );
 
@@ -116,6 +136,7 @@ fn fully_connected(
         weights: widen_weights(&weights.values, depth, padded_k(depth)),
         plan,
         isa: VectorIsa::detect(),
+        gemm,
     })
 }
 
@@ -191,6 +212,17 @@ fn scales(
 
 impl Kernel for FullyConnected {
     fn eval(&self, inputs: &[Option<&TensorValue>]) -> Result<Vec<TensorValue>, ExecError> {
+        self.eval_counted(inputs).map(|(outputs, _)| outputs)
+    }
+
+    fn arithmetic(&self) -> Option<&LayerArithmetic> {
+        Some(&self.plan.arithmetic)
+    }
+
+    fn eval_counted(
+        &self,
+        inputs: &[Option<&TensorValue>],
+    ) -> Result<(Vec<TensorValue>, Option<OverflowCounts>), ExecError> {
         let value = operand(&self.label, inputs, 0)?;
         check_value(
             &self.label,
@@ -199,7 +231,16 @@ impl Kernel for FullyConnected {
             self.activations.dtype(),
             self.input_len,
         )?;
-        let input = operands(value, self.plan.input_offset, self.depth, self.depth_padded)
+        if let (Some(gemm), TensorData::I8(input)) = (&self.gemm, &value.data) {
+            let outputs = vec![TensorValue {
+                shape: self.output_shape.clone(),
+                data: TensorData::I8(gemm.run(input)),
+            }];
+            return Ok((outputs, None));
+        }
+        let input = self
+            .plan
+            .operands(value, self.depth, self.depth_padded)
             .ok_or_else(|| {
                 self.label.invalid(format!(
                     "input has type {}; expected int8 or int16",
@@ -207,6 +248,7 @@ impl Kernel for FullyConnected {
                 ))
             })?;
 
+        let mut counts = None;
         let data = match (self.activations, self.plan.register) {
             (Activations::Int8, Register::Bits32) => {
                 i8::into_data(self.run::<i8, _>(&Reference32, &input))
@@ -220,11 +262,21 @@ impl Kernel for FullyConnected {
             (Activations::Int16, Register::Bits64) => {
                 i16::into_data(self.run::<i16, _>(&Reference64, &input))
             }
+            (activations, Register::Fold(config)) => {
+                let fold = FoldAccumulation::new(config);
+                let data = match activations {
+                    Activations::Int8 => i8::into_data(self.run::<i8, _>(&fold, &input)),
+                    Activations::Int16 => i16::into_data(self.run::<i16, _>(&fold, &input)),
+                };
+                counts = Some(fold.counts(self.input_len / self.depth * self.units));
+                data
+            }
         };
-        Ok(vec![TensorValue {
+        let outputs = vec![TensorValue {
             shape: self.output_shape.clone(),
             data,
-        }])
+        }];
+        Ok((outputs, counts))
     }
 }
 
@@ -234,22 +286,24 @@ impl FullyConnected {
     fn run<T: OutputElement, A: Accumulation>(&self, accumulation: &A, input: &[i16]) -> Vec<T> {
         let batches = self.input_len / self.depth;
         let mut output = vec![T::default(); batches * self.units];
-        for (row, output_row) in input
+        for (batch, (row, output_row)) in input
             .chunks_exact(self.depth_padded)
             .zip(output.chunks_exact_mut(self.units))
+            .enumerate()
         {
             output_row
                 .par_chunks_mut(UNITS_PER_TASK)
                 .enumerate()
                 .for_each(|(block, outputs)| {
                     let first_unit = block * UNITS_PER_TASK;
+                    let first_element = batch * self.units + first_unit;
                     match self.isa {
                         #[cfg(target_arch = "x86_64")]
                         // SAFETY: `isa` is Avx2 only when the CPU reported AVX2 at prepare.
                         VectorIsa::Avx2 => unsafe {
-                            self.run_units_avx2(accumulation, row, first_unit, outputs)
+                            self.run_units_avx2(accumulation, row, first_element, outputs)
                         },
-                        _ => self.run_units(accumulation, row, first_unit, outputs),
+                        _ => self.run_units(accumulation, row, first_element, outputs),
                     }
                 });
         }
@@ -266,22 +320,24 @@ impl FullyConnected {
         &self,
         accumulation: &A,
         row: &[i16],
-        first_unit: usize,
+        first_element: usize,
         outputs: &mut [T],
     ) {
-        self.run_units(accumulation, row, first_unit, outputs)
+        self.run_units(accumulation, row, first_element, outputs)
     }
 
-    /// Computes `outputs.len()` output channels from `first_unit` for one
-    /// input row (at most [`UNITS_PER_TASK`]).
+    /// Computes `outputs.len()` output channels (at most
+    /// [`UNITS_PER_TASK`]) for one input row; `first_element` is the flat
+    /// output index of the first, so its unit is `first_element % units`.
     #[inline(always)]
     fn run_units<T: OutputElement, A: Accumulation>(
         &self,
         accumulation: &A,
         row: &[i16],
-        first_unit: usize,
+        first_element: usize,
         outputs: &mut [T],
     ) {
+        let first_unit = first_element % self.units;
         let mut accumulators = [accumulation.finish(accumulation.start(0)); UNITS_PER_TASK];
         let accumulators = &mut accumulators[..outputs.len()];
         let weights =
@@ -294,7 +350,13 @@ impl FullyConnected {
             *accumulator =
                 accumulation.finish(accumulation.dot(accumulation.start(start), row, weights));
         }
-        self.plan.ppu.apply_lanes(first_unit, accumulators, outputs);
+        accumulation.post_process(
+            &self.plan.ppu,
+            first_unit,
+            first_element,
+            accumulators,
+            outputs,
+        );
     }
 }
 
@@ -388,10 +450,18 @@ mod tests {
             data: TensorData::I8((0..150).map(|i| (i * 7 % 256) as u8 as i8).collect()),
         };
         let mut kernel = prepare(&graph).unwrap();
+        let fast_detected = kernel.eval(&[Some(&input)]).unwrap();
+        if let Some(gemm) = &mut kernel.gemm {
+            gemm.set_isa(DotIsa::Portable);
+        }
+        let fast_portable = kernel.eval(&[Some(&input)]).unwrap();
+        kernel.gemm = None;
         let detected = kernel.eval(&[Some(&input)]).unwrap();
         kernel.isa = VectorIsa::Baseline;
         let baseline = kernel.eval(&[Some(&input)]).unwrap();
-        assert_eq!(detected, baseline);
+        assert_eq!(detected, baseline, "generic kernel, {:?}", VectorIsa::detect());
+        assert_eq!(fast_portable, baseline, "fast path, portable");
+        assert_eq!(fast_detected, baseline, "fast path, {:?}", DotIsa::detect());
     }
 
     #[test]

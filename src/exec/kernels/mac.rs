@@ -4,13 +4,18 @@
 //! A kernel lowers its layer to operand vectors in the accumulation order
 //! (K ordered `(ky, kx, cin)`, padded taps included) and hands them to an
 //! [`Accumulation`]; the [`Ppu`](super::mac_ppu::Ppu) then turns each
-//! finished register into an output value. Operands arrive as i16: an int8
-//! activation (minus its zero point, or raw when the datapath folds the zero
-//! point into the bias), an int16 activation, or an int8 weight. Limitation: only the reference registers exist (32-bit
-//! wrapping and 64-bit). A register of configurable width with folds of
-//! `rows` terms would be another implementation of the same trait.
+//! finished register into an output value. Operands arrive as i16: an
+//! activation on the datapath's grid (minus its zero point, or raw when the
+//! datapath folds the zero point into the bias), or a weight. The reference
+//! registers (32-bit wrapping and 64-bit) live here; the configurable
+//! register with folds of `rows` terms is
+//! [`FoldAccumulation`](super::mac_fold::FoldAccumulation). Limitation:
+//! [`Accumulation::dot`] must receive a whole K vector from term 0, because
+//! fold boundaries count from the start of the slice, so a kernel cannot
+//! split K across calls.
 
-use super::mac_ppu::Requantize;
+use super::mac_layer::OutputElement;
+use super::mac_ppu::{Ppu, Requantize};
 
 /// One way of summing products into an accumulator register.
 ///
@@ -28,8 +33,8 @@ pub(crate) trait Accumulation: Sync {
     /// initialisation, otherwise 0.
     fn start(&self, start: i64) -> Self::Register;
 
-    /// Adds `sum(patch[k] * weights[k])` over a whole K vector, in order.
-    /// The slices have the same length; kernels may extend both with zero
+    /// Adds `sum(patch[k] * weights[k])` over a whole K vector, in order
+    /// from term 0. The slices have the same length; kernels may extend both with zero
     /// terms at the end to reach a multiple of [`K_BLOCK`].
     fn dot(&self, register: Self::Register, patch: &[i16], weights: &[i16]) -> Self::Register;
 
@@ -46,6 +51,23 @@ pub(crate) trait Accumulation: Sync {
 
     /// Returns the finished accumulator.
     fn finish(&self, register: Self::Register) -> Self::Output;
+
+    /// Turns the finished accumulators of channels `first_channel..` into
+    /// `outputs`; `first_element` is the flat index of `outputs[0]` in the
+    /// output tensor. The reference strategies use
+    /// [`Ppu::apply_lanes`], which ignores the element index.
+    #[inline(always)]
+    fn post_process<T: OutputElement>(
+        &self,
+        ppu: &Ppu,
+        first_channel: usize,
+        first_element: usize,
+        accumulators: &[Self::Output],
+        outputs: &mut [T],
+    ) {
+        let _ = first_element;
+        ppu.apply_lanes(first_channel, accumulators, outputs);
+    }
 }
 
 /// Kernels pad K vectors with zero terms to a multiple of this length, so

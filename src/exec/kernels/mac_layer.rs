@@ -1,18 +1,23 @@
 //! Prepare-time reading of the operands every MAC layer shares (activations,
-//! int8 weights, bias) and the plan that ties them to a datapath: the
-//! accumulator register, the operand offset, each channel's starting value
-//! and the PPU.
+//! int8 weights, bias), mapped onto the datapath's operand formats, and the
+//! eval-time conversion of inputs to operands. The plan that ties them to
+//! the rest of the datapath lives in `mac_plan` and is re-exported here.
 //!
-//! Limitation: the activations are int8 or int16 (the 16x8 scheme) with
-//! symmetric int16 zero points, and the weights are int8 with zero point 0;
-//! int4 weights, uint8 and hybrid float layers are rejected.
+//! Limitation: the model's activations are int8 or int16 (the 16x8 scheme)
+//! with symmetric int16 zero points, and its weights are int8 with zero
+//! point 0. Int4 weight tensors, uint8 and hybrid float layers are
+//! rejected. A narrower datapath format is modelled by requantising int8
+//! weights instead.
 
-use super::mac_ppu::Ppu;
+use super::mac_fold::FoldConfig;
+use super::mac_operands::{map_input, map_weights};
 use super::op_context::{OpContext, TensorQuant};
-use crate::exec::datapath::{AccumulatorMode, BiasMode, RequantMode, ZeroPointMode};
+use crate::exec::arithmetic::OperandMapping;
 use crate::exec::{Datapath, ExecError, TensorData, TensorValue};
 use crate::model::{format_shape, DataType, Tensor};
-use crate::numeric::{quantize_multiplier, QuantizedMultiplier};
+use crate::numeric::{quantize_multiplier, IntFormat, QuantizedMultiplier};
+
+pub(crate) use super::mac_plan::{plan, MacPlan, PlanInputs};
 
 /// Element type of a MAC layer's input and output activations.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -30,20 +35,31 @@ impl Activations {
             Activations::Int16 => DataType::Int16,
         }
     }
+
+    /// Returns the element type as an operand format.
+    pub fn format(self) -> IntFormat {
+        match self {
+            Activations::Int8 => IntFormat::INT8,
+            Activations::Int16 => IntFormat::INT16,
+        }
+    }
 }
 
 /// Input and output quantisation of a MAC layer.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct LayerActivations {
     pub activations: Activations,
+    /// The input tensor's own quantisation.
     pub input: TensorQuant,
     pub output: TensorQuant,
+    /// Mapping of input values onto the datapath's activation format.
+    pub input_mapping: OperandMapping,
 }
 
 /// Reads and checks the input and output activation tensors: int8 or int16,
 /// the same type on both sides, per-tensor quantisation with a positive
 /// scale, an int8 zero point inside the int8 range and an int16 zero point
-/// of 0.
+/// of 0. Then maps the input onto the datapath's activation format.
 ///
 /// TFLite Micro's 16x8 convolutions ignore the zero points, and its 16x8
 /// fully connected layer applies them; requiring 0 makes both agree.
@@ -51,6 +67,7 @@ pub(crate) fn read_activations(
     context: &OpContext,
     input: &Tensor,
     output: &Tensor,
+    datapath: &Datapath,
 ) -> Result<LayerActivations, ExecError> {
     let dtype = context.expect_dtype("input", input, &[DataType::Int8, DataType::Int16])?;
     if output.dtype != dtype {
@@ -82,26 +99,41 @@ pub(crate) fn read_activations(
             )));
         }
     }
+    let input_mapping = map_input(
+        context,
+        &input.name,
+        activations.format(),
+        input_quant.zero_point,
+        datapath.activation,
+        datapath.zero_point,
+    )?;
     Ok(LayerActivations {
         activations,
         input: input_quant,
         output: output_quant,
+        input_mapping,
     })
 }
 
 /// Constant int8 weights with one scale per output channel.
 #[derive(Debug, Clone)]
 pub(crate) struct Weights {
-    /// The weights in the tensor's own layout.
+    /// The weights in the tensor's own layout, on the datapath's weight
+    /// format (see `mapping`).
     pub values: Vec<i8>,
-    /// One scale per output channel (a per-tensor scale repeated).
+    /// One scale per output channel (a per-tensor scale repeated), as the
+    /// model gives it. Weights requantised onto a narrower format have the
+    /// scale `scales * mapping.conversion.scale_ratio()`.
     pub scales: Vec<f32>,
     /// True when the file gives one scale per channel.
     pub per_channel: bool,
+    /// Mapping of the tensor's values onto `values`.
+    pub mapping: OperandMapping,
 }
 
 /// Reads constant int8 weights quantised per tensor or per channel along
-/// `channel_axis`, which has `channels` entries.
+/// `channel_axis`, which has `channels` entries, and maps them onto the
+/// datapath's weight format.
 ///
 /// As TFLite Micro decides, more than one scale means per-channel; a single
 /// scale applies to every channel whatever `quantized_dimension` states.
@@ -112,6 +144,7 @@ pub(crate) fn read_weights(
     weights: &Tensor,
     channel_axis: usize,
     channels: usize,
+    datapath: &Datapath,
 ) -> Result<Weights, ExecError> {
     context.expect_dtype("weights", weights, &[DataType::Int8])?;
     let values = weights.data_i8().ok_or_else(|| {
@@ -162,10 +195,12 @@ pub(crate) fn read_weights(
             )))
         }
     };
+    let mapped = map_weights(context, &weights.name, values, datapath.weight)?;
     Ok(Weights {
-        values,
+        values: mapped.values,
         scales,
         per_channel,
+        mapping: mapped.mapping,
     })
 }
 
@@ -208,8 +243,12 @@ pub(crate) fn read_bias(
 /// The accumulator register a layer uses.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Register {
+    /// The reference's 32-bit wrapping register.
     Bits32,
+    /// The reference's 64-bit register.
     Bits64,
+    /// A configured register fed in fold order, with a configured PPU.
+    Fold(FoldConfig),
 }
 
 /// Picks the reference register: TFLite Micro accumulates int8 layers in
@@ -219,82 +258,6 @@ pub(crate) fn reference_register(activations: Activations, bias: Option<&Bias>) 
         (Activations::Int8, _) => Register::Bits32,
         (Activations::Int16, Some(DataType::Int32)) => Register::Bits32,
         (Activations::Int16, _) => Register::Bits64,
-    }
-}
-
-/// Everything a MAC kernel needs at eval time besides its weights.
-#[derive(Debug, Clone)]
-pub(crate) struct MacPlan {
-    pub register: Register,
-    /// Added to every input element before it is multiplied.
-    pub input_offset: i32,
-    /// The operand of a padded tap, after the offset.
-    pub pad_value: i16,
-    /// Each output channel's accumulator starting value.
-    pub starts: Vec<i64>,
-    pub ppu: Ppu,
-}
-
-/// Layer facts that [`plan`] combines with a datapath.
-pub(crate) struct PlanInputs<'a> {
-    pub layer: &'a LayerActivations,
-    pub register: Register,
-    pub bias: Option<&'a Bias>,
-    /// Per output channel, the sum of its weights over the whole kernel
-    /// (for [`ZeroPointMode::Fold`]).
-    pub weight_sums: &'a [i64],
-    /// Per output channel requantisation scale.
-    pub scales: Vec<QuantizedMultiplier>,
-    pub output_min: i32,
-    pub output_max: i32,
-}
-
-/// Ties a layer to `datapath`: where the bias and the zero-point correction
-/// go, which requantiser runs, and the operand offset.
-pub(crate) fn plan(datapath: &Datapath, inputs: PlanInputs) -> MacPlan {
-    // Irrefutable while each mode has one variant: a new variant fails to
-    // compile here until this plan handles it.
-    let AccumulatorMode::Reference = datapath.accumulator;
-    let RequantMode::Tflite = datapath.requant;
-    let channels = inputs.scales.len();
-    let input_zero_point = inputs.layer.input.zero_point;
-
-    let (input_offset, pad_value, zero_point_terms): (i32, i16, Vec<i64>) =
-        match datapath.zero_point {
-            ZeroPointMode::Subtract => (-input_zero_point, 0, vec![0; channels]),
-            ZeroPointMode::Fold => {
-                let terms = inputs
-                    .weight_sums
-                    .iter()
-                    .map(|&sum| -i64::from(input_zero_point) * sum)
-                    .collect();
-                // read_activations keeps the zero point inside the int8 range.
-                (0, input_zero_point as i16, terms)
-            }
-        };
-    let biases: Vec<i64> = (0..channels)
-        .map(|channel| {
-            let bias = inputs.bias.map_or(0, |b| b.values[channel]);
-            bias.wrapping_add(zero_point_terms[channel])
-        })
-        .collect();
-    let (starts, post_biases) = match datapath.bias {
-        BiasMode::Init => (biases, vec![0; channels]),
-        BiasMode::Post => (vec![0; channels], biases),
-    };
-
-    let ppu = Ppu::new(
-        &inputs.scales,
-        post_biases,
-        inputs.layer.output.zero_point,
-        (inputs.output_min, inputs.output_max),
-    );
-    MacPlan {
-        register: inputs.register,
-        input_offset,
-        pad_value,
-        starts,
-        ppu,
     }
 }
 
@@ -410,83 +373,6 @@ pub(crate) fn widen_weights(values: &[i8], row_len: usize, padded_row_len: usize
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::exec::datapath::{BiasMode, ZeroPointMode};
-
-    fn layer(input_zero_point: i32) -> LayerActivations {
-        LayerActivations {
-            activations: Activations::Int8,
-            input: TensorQuant {
-                scale: 0.1,
-                zero_point: input_zero_point,
-            },
-            output: TensorQuant {
-                scale: 0.2,
-                zero_point: 5,
-            },
-        }
-    }
-
-    fn plan_for(datapath: &Datapath, layer: &LayerActivations, bias: &Bias) -> MacPlan {
-        let scale = QuantizedMultiplier {
-            multiplier: 1 << 30,
-            shift: 0,
-        };
-        plan(
-            datapath,
-            PlanInputs {
-                layer,
-                register: Register::Bits32,
-                bias: Some(bias),
-                weight_sums: &[10, -4],
-                scales: vec![scale; 2],
-                output_min: -128,
-                output_max: 127,
-            },
-        )
-    }
-
-    #[test]
-    fn plan_subtracts_zero_point_and_starts_from_bias() {
-        let bias = Bias {
-            dtype: DataType::Int32,
-            values: vec![100, -50],
-        };
-        let plan = plan_for(&Datapath::reference(), &layer(-3), &bias);
-        assert_eq!(plan.input_offset, 3);
-        assert_eq!(plan.pad_value, 0);
-        assert_eq!(plan.starts, vec![100, -50]);
-    }
-
-    #[test]
-    fn plan_folds_zero_point_into_bias() {
-        let bias = Bias {
-            dtype: DataType::Int32,
-            values: vec![100, -50],
-        };
-        let datapath = Datapath {
-            zero_point: ZeroPointMode::Fold,
-            ..Datapath::reference()
-        };
-        let plan = plan_for(&datapath, &layer(-3), &bias);
-        assert_eq!(plan.input_offset, 0);
-        assert_eq!(plan.pad_value, -3);
-        // bias - zx * sum(w) = 100 + 3 * 10 and -50 + 3 * -4.
-        assert_eq!(plan.starts, vec![130, -62]);
-    }
-
-    #[test]
-    fn plan_with_post_bias_starts_from_zero() {
-        let bias = Bias {
-            dtype: DataType::Int32,
-            values: vec![100, -50],
-        };
-        let datapath = Datapath {
-            bias: BiasMode::Post,
-            ..Datapath::reference()
-        };
-        let plan = plan_for(&datapath, &layer(-3), &bias);
-        assert_eq!(plan.starts, vec![0, 0]);
-    }
 
     #[test]
     fn reference_register_follows_bias_type() {

@@ -107,9 +107,94 @@ struct Movement {
     /// Source of the pad value, for PAD and PADV2.
     pad_value: Option<PadValue>,
     /// Source index of every output element; `None` copies the source
-    /// unchanged (RESHAPE).
+    /// unchanged (RESHAPE) or, with `pad_rows`, pads it.
     map: Option<Vec<usize>>,
+    /// PAD's row copies, which replace `map` for PAD and PADV2.
+    pad_rows: Option<PadRows>,
     output_shape: Vec<usize>,
+}
+
+/// How PAD builds its output: fill it with the pad value, then copy each
+/// run of the input that stays contiguous in the output. A run covers the
+/// last padded dimension and every dimension inside it, which no padding
+/// splits.
+#[derive(Debug)]
+struct PadRows {
+    output_len: usize,
+    /// Elements of one run.
+    row_len: usize,
+    /// Output offset of each run, in input order.
+    row_offsets: Vec<usize>,
+}
+
+impl PadRows {
+    /// Plans the padding of `input_shape` by `before` elements at the start
+    /// of each dimension into `output_shape`, which must contain it.
+    fn new(input_shape: &[usize], before: &[usize], output_shape: &[usize]) -> PadRows {
+        let output_strides = strides(output_shape);
+        let split = input_shape
+            .iter()
+            .zip(output_shape)
+            .rposition(|(input, output)| input != output)
+            .unwrap_or(0);
+        let row_len = input_shape[split.min(input_shape.len())..].iter().product();
+        let mut row_offsets = Vec::new();
+        for_each_index(&input_shape[..split.min(input_shape.len())], |index| {
+            let outer: usize = index
+                .iter()
+                .zip(before)
+                .zip(&output_strides)
+                .map(|((&position, &before), &stride)| (position + before) * stride)
+                .sum();
+            let within = before.get(split).map_or(0, |&b| b * output_strides[split]);
+            row_offsets.push(outer + within);
+        });
+        PadRows {
+            output_len: output_shape.iter().product(),
+            row_len,
+            row_offsets,
+        }
+    }
+
+    fn apply<T: Copy>(&self, input: &[T], fill: T) -> Vec<T> {
+        let mut output = vec![fill; self.output_len];
+        if self.row_len == 0 {
+            return output;
+        }
+        for (row, &offset) in input.chunks_exact(self.row_len).zip(&self.row_offsets) {
+            output[offset..][..self.row_len].copy_from_slice(row);
+        }
+        output
+    }
+
+    /// Pads `input` with the first element of `fill`, or returns `None`
+    /// when their types differ or `fill` is empty.
+    fn apply_data(&self, input: &TensorData, fill: &TensorData) -> Option<TensorData> {
+        Some(match (input, fill) {
+            (TensorData::I8(values), TensorData::I8(fill)) => {
+                TensorData::I8(self.apply(values, *fill.first()?))
+            }
+            (TensorData::U8(values), TensorData::U8(fill)) => {
+                TensorData::U8(self.apply(values, *fill.first()?))
+            }
+            (TensorData::I16(values), TensorData::I16(fill)) => {
+                TensorData::I16(self.apply(values, *fill.first()?))
+            }
+            (TensorData::I32(values), TensorData::I32(fill)) => {
+                TensorData::I32(self.apply(values, *fill.first()?))
+            }
+            (TensorData::I64(values), TensorData::I64(fill)) => {
+                TensorData::I64(self.apply(values, *fill.first()?))
+            }
+            (TensorData::F32(values), TensorData::F32(fill)) => {
+                TensorData::F32(self.apply(values, *fill.first()?))
+            }
+            (TensorData::Bool(values), TensorData::Bool(fill)) => {
+                TensorData::Bool(self.apply(values, *fill.first()?))
+            }
+            _ => return None,
+        })
+    }
 }
 
 /// Source of the value that PAD and PADV2 write into the padding.
@@ -145,11 +230,15 @@ impl Kernel for Movement {
             }
         }
 
-        let source = concat(&parts)
-            .ok_or_else(|| self.label.invalid("input types changed after prepare"))?;
-        let data = match &self.map {
-            Some(map) => gather(&source, map),
-            None => source,
+        let changed = || self.label.invalid("input types changed after prepare");
+        let data = match (&self.pad_rows, &self.map, parts.as_slice()) {
+            (Some(pad_rows), _, [input, fill]) => {
+                pad_rows.apply_data(input, fill).ok_or_else(changed)?
+            }
+            (Some(_), _, _) => return Err(changed()),
+            (None, Some(map), [input]) => gather(input, map),
+            (None, Some(map), _) => gather(&concat(&parts).ok_or_else(changed)?, map),
+            (None, None, _) => concat(&parts).ok_or_else(changed)?,
         };
         Ok(vec![TensorValue {
             shape: self.output_shape.clone(),
@@ -238,31 +327,13 @@ pub(crate) fn prepare_pad(context: &OpContext) -> Result<Box<dyn Kernel>, ExecEr
     };
 
     let input_len = input.element_count();
-    let input_strides = strides(&input.shape);
-    let mut map = Vec::with_capacity(output.element_count());
-    for_each_index(&output.shape, |index| {
-        let mut source = 0;
-        for axis in 0..rank {
-            match index[axis].checked_sub(before[axis]) {
-                Some(position) if position < input.shape[axis] => {
-                    source += position * input_strides[axis]
-                }
-                _ => {
-                    // The pad value sits just after the input in the source.
-                    source = input_len;
-                    break;
-                }
-            }
-        }
-        map.push(source);
-    });
-
     Ok(Box::new(Movement {
         label: context.label(),
         dtype,
         operand_lens: vec![input_len],
         pad_value: Some(pad_value),
-        map: Some(map),
+        map: None,
+        pad_rows: Some(PadRows::new(&input.shape, &before, &output.shape)),
         output_shape: output.shape.clone(),
     }))
 }
@@ -316,6 +387,7 @@ pub(crate) fn prepare_reshape(context: &OpContext) -> Result<Box<dyn Kernel>, Ex
         operand_lens: vec![input.element_count()],
         pad_value: None,
         map: None,
+        pad_rows: None,
         output_shape: output.shape.clone(),
     }))
 }
@@ -383,6 +455,7 @@ pub(crate) fn prepare_transpose(context: &OpContext) -> Result<Box<dyn Kernel>, 
         operand_lens: vec![input.element_count()],
         pad_value: None,
         map: Some(map),
+        pad_rows: None,
         output_shape: output.shape.clone(),
     }))
 }
@@ -489,6 +562,7 @@ pub(crate) fn prepare_concatenation(
         operand_lens,
         pad_value: None,
         map: Some(map),
+        pad_rows: None,
         output_shape: output.shape.clone(),
     }))
 }
@@ -547,5 +621,31 @@ mod tests {
         assert_eq!(concat(&[&a, &a]), Some(TensorData::I8(vec![1, 1])));
         assert_eq!(concat(&[&a, &b]), None);
         assert_eq!(concat(&[]), None);
+    }
+
+    #[test]
+    fn pad_rows_copy_runs_inside_last_padded_axis() {
+        // [2, 3] padded by one row above and one column left: runs of 3
+        // elements, the inner dimension.
+        let rows = PadRows::new(&[2, 3], &[1, 1], &[3, 5]);
+        assert_eq!(rows.row_len, 3);
+        assert_eq!(rows.apply(&[1, 2, 3, 4, 5, 6], 0), vec![0, 0, 0, 0, 0, 0, 1, 2, 3, 0, 0, 4, 5, 6, 0]);
+
+        // NHWC padded in H and W only: one run per input row of W * C.
+        let rows = PadRows::new(&[1, 2, 2, 2], &[0, 1, 0, 0], &[1, 3, 3, 2]);
+        assert_eq!(rows.row_len, 4);
+        assert_eq!(rows.row_offsets, vec![6, 12]);
+
+        // Nothing padded: one run of the whole tensor.
+        let rows = PadRows::new(&[2, 2], &[0, 0], &[2, 2]);
+        assert_eq!(rows.apply(&[1, 2, 3, 4], 9), vec![1, 2, 3, 4]);
+
+        // A scalar is one run of one element.
+        let rows = PadRows::new(&[], &[], &[]);
+        assert_eq!(rows.apply(&[7], 0), vec![7]);
+
+        // An empty input leaves the pad value everywhere.
+        let rows = PadRows::new(&[0, 2], &[1, 0], &[2, 2]);
+        assert_eq!(rows.apply::<i8>(&[], 5), vec![5; 4]);
     }
 }

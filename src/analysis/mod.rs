@@ -1,0 +1,3 @@
+//! Analyses of a network on a datapath: accumulator widths.
+
+pub mod accum_bound;

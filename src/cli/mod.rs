@@ -1,0 +1,5 @@
+//! Subcommands of the `fxsim` binary that need more than a few lines of
+//! glue. Each parses its arguments into a settings type, calls the library,
+//! and formats the result; the work itself lives in the library.
+
+pub mod accum;

@@ -1,0 +1,179 @@
+//! Records of what a MAC layer's datapath does to its arithmetic, for
+//! reports and the accumulator analysis. Fixed when the layer is prepared:
+//! how each operand tensor maps onto its format and what each channel's
+//! scale becomes. Per run: the accumulator overflow counts.
+//!
+//! Limitation: overflow is counted only for datapaths that run the
+//! fold-ordered accumulator, i.e. not for the reference accumulator with
+//! TFLite requantisation, whose fast path stays free of any counting.
+
+use super::Datapath;
+use crate::numeric::{IntFormat, Overflow, QuantizedMultiplier};
+
+/// The arithmetic one MAC layer was prepared with.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LayerArithmetic {
+    /// The datapath of this layer.
+    pub datapath: Datapath,
+    /// Width of the accumulator register. The reference accumulator
+    /// resolves to 32 or 64 bits, as TFLite Micro picks it for the layer.
+    pub accumulator_bits: u32,
+    pub overflow: Overflow,
+    /// Products summed into each accumulator (K): `kh * kw * cin / groups`
+    /// for a convolution, `kh * kw` for a depthwise convolution, the input
+    /// depth for a fully connected layer.
+    pub terms: usize,
+    /// Folds per accumulator, `ceil(terms / rows)`.
+    pub folds: usize,
+    pub activation: OperandMapping,
+    pub weight: OperandMapping,
+    /// One entry per output channel.
+    pub scales: Vec<ChannelScale>,
+}
+
+impl LayerArithmetic {
+    /// Returns the largest relative scale error over the channels, in
+    /// magnitude (0 for a layer without channels).
+    pub fn max_scale_error(&self) -> f64 {
+        self.scales
+            .iter()
+            .map(|scale| scale.relative_error.abs())
+            .fold(0.0, f64::max)
+    }
+}
+
+/// Mapping of a model tensor's values onto the datapath's operand format.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct OperandMapping {
+    /// The tensor's own type (int8 or int16).
+    pub tensor: IntFormat,
+    /// The datapath's operand format.
+    pub format: IntFormat,
+    pub conversion: OperandConversion,
+}
+
+impl OperandMapping {
+    /// Returns the mapping of a tensor used as is on its own format.
+    pub fn unchanged(format: IntFormat) -> OperandMapping {
+        OperandMapping {
+            tensor: format,
+            format,
+            conversion: OperandConversion::Unchanged,
+        }
+    }
+}
+
+/// The change a tensor undergoes to fit its operand format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OperandConversion {
+    /// The values fit the format as they are.
+    Unchanged,
+    /// Every value and the zero point move by `offset`, on the same grid:
+    /// exact (a signed tensor on an unsigned format of enough bits).
+    Offset { offset: i64 },
+    /// Requantised onto the format's coarser grid over the same real range;
+    /// the scale is multiplied by `old_steps / new_steps`. Activations: the
+    /// steps span the type's whole range, and `zero_point` is the new zero
+    /// point. Weights: the steps run from 0 to the largest magnitude of the
+    /// symmetric grid, and `zero_point` is 0.
+    Requantized {
+        old_steps: i64,
+        new_steps: i64,
+        zero_point: i64,
+    },
+}
+
+impl OperandConversion {
+    /// Returns the factor the operand scale is multiplied by: 1 unless
+    /// requantised.
+    pub fn scale_ratio(self) -> f64 {
+        match self {
+            OperandConversion::Unchanged | OperandConversion::Offset { .. } => 1.0,
+            OperandConversion::Requantized {
+                old_steps,
+                new_steps,
+                ..
+            } => old_steps as f64 / new_steps as f64,
+        }
+    }
+}
+
+/// One output channel's requantisation scale.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ChannelScale {
+    /// The 32-bit multiplier and shift the reference datapath would use
+    /// for this layer (after any operand requantisation).
+    pub reference: QuantizedMultiplier,
+    /// The real scale the PPU applies.
+    pub applied: f64,
+    /// `(applied - reference) / reference`: 0 for the `tflite` and
+    /// `single` modes, the shortening error for `fixed`, the power-of-two
+    /// error for `shift`; 0 for a zero scale.
+    pub relative_error: f64,
+}
+
+/// Accumulator overflow of one MAC layer in one run.
+///
+/// An event is an addition (or the bias load) whose exact result lies
+/// outside the register's range, taken in the accumulation order of
+/// `docs/arithmetic.md`. Under saturation the result was clamped, under
+/// wrapping it wrapped.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct OverflowCounts {
+    /// Accumulators computed: the output elements of the layer.
+    pub results: u64,
+    /// Accumulators with at least one event before the PPU.
+    pub overflowed_results: u64,
+    /// Events before the PPU: bias loads, product additions within folds
+    /// and fold-sum additions to the register.
+    pub events: u64,
+    /// Post-bias additions in the PPU that overflowed ([`BiasMode::Post`]).
+    ///
+    /// [`BiasMode::Post`]: super::BiasMode::Post
+    pub post_bias_events: u64,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn scale_ratio_of_each_conversion() {
+        assert_eq!(OperandConversion::Unchanged.scale_ratio(), 1.0);
+        assert_eq!(OperandConversion::Offset { offset: 128 }.scale_ratio(), 1.0);
+        let requantized = OperandConversion::Requantized {
+            old_steps: 127,
+            new_steps: 7,
+            zero_point: 0,
+        };
+        assert_eq!(requantized.scale_ratio(), 127.0 / 7.0);
+    }
+
+    #[test]
+    fn max_scale_error_takes_magnitude() {
+        let scale = |relative_error| ChannelScale {
+            reference: QuantizedMultiplier {
+                multiplier: 1 << 30,
+                shift: 0,
+            },
+            applied: 0.5,
+            relative_error,
+        };
+        let mapping = OperandMapping {
+            tensor: IntFormat::INT8,
+            format: IntFormat::INT8,
+            conversion: OperandConversion::Unchanged,
+        };
+        let arithmetic = LayerArithmetic {
+            datapath: Datapath::reference(),
+            accumulator_bits: 32,
+            overflow: Overflow::Wrap,
+            terms: 9,
+            folds: 1,
+            activation: mapping,
+            weight: mapping,
+            scales: vec![scale(0.1), scale(-0.25), scale(0.2)],
+        };
+        assert_eq!(arithmetic.max_scale_error(), 0.25);
+    }
+}
