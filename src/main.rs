@@ -44,6 +44,9 @@ enum Command {
         /// Number of top classes to list.
         #[arg(long, default_value_t = 5)]
         top: usize,
+        /// Hardware description (TOML): run on its datapath and compare each layer with the reference.
+        #[arg(long)]
+        hw: Option<PathBuf>,
     },
     /// Check accumulator widths per layer: analytic bound, observed range, overflows, accuracy by width.
     Accum(cli::accum::AccumArgs),
@@ -108,8 +111,9 @@ fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Inspect { model, json } => inspect(&model, json),
         Command::Accum(args) => emit(&cli::accum::run(&args)?),
-        Command::Run { model, input, shape, dump, top } => {
-            run_model(&model, &input, shape.as_deref(), dump.as_deref(), top)
+        Command::Run { model, input, shape, dump, top, hw } => {
+            let settings = RunSettings { model, input, shape, dump, top, hw };
+            run_model(&settings)
         }
     }
 }
@@ -126,14 +130,27 @@ fn inspect(model: &Path, json: bool) -> anyhow::Result<()> {
     }
 }
 
-fn run_model(
-    model: &Path,
-    input: &Path,
-    shape: Option<&[usize]>,
-    dump: Option<&Path>,
+/// Arguments of `fxsim run`.
+struct RunSettings {
+    model: PathBuf,
+    input: PathBuf,
+    shape: Option<Vec<usize>>,
+    dump: Option<PathBuf>,
     top: usize,
-) -> anyhow::Result<()> {
+    hw: Option<PathBuf>,
+}
+
+fn run_model(settings: &RunSettings) -> anyhow::Result<()> {
+    let model = settings.model.as_path();
     let graph = fxsim::import::tflite::read_file(model)?;
+    let hw = match &settings.hw {
+        Some(path) => {
+            let config = fxsim::hw::HwConfig::load(path)?;
+            config.check_graph(&graph)?;
+            Some(config)
+        }
+        None => None,
+    };
     let input_id = match graph.inputs.as_slice() {
         [id] => *id,
         ids => anyhow::bail!(
@@ -142,19 +159,39 @@ fn run_model(
             ids.len()
         ),
     };
-    let value = match shape {
-        Some(shape) => fxsim::io::read_raw(input, shape, graph.tensor(input_id).dtype)?,
-        None => fxsim::io::read_npy(input)?,
+    let value = match &settings.shape {
+        Some(shape) => fxsim::io::read_raw(&settings.input, shape, graph.tensor(input_id).dtype)?,
+        None => fxsim::io::read_npy(&settings.input)?,
     };
+    let inputs = [value];
+    let failed = || format!("{}: execution failed", model.display());
 
-    let execution = fxsim::exec::run(&graph, &fxsim::exec::Datapath::reference(), &[value])
-        .with_context(|| format!("{}: execution failed", model.display()))?;
+    let reference = fxsim::exec::Executor::new(&graph, &fxsim::exec::Datapath::reference())
+        .and_then(|executor| executor.run(&inputs))
+        .with_context(failed)?;
+    let (execution, comparison) = match &hw {
+        None => (reference, None),
+        Some(config) => {
+            let datapaths = config.datapaths(&graph);
+            let executor =
+                fxsim::exec::Executor::with_datapaths(&graph, |i| datapaths[i].clone()).with_context(failed)?;
+            let configured = executor.run(&inputs).with_context(failed)?;
+            let rows = fxsim::analysis::compare::compare_layers(&graph, &executor, &reference, &configured);
+            (configured, Some(fxsim::report::compare::comparison_text(&rows)))
+        }
+    };
+    let top = settings.top;
+    let dump = settings.dump.as_deref();
 
     let mut text = String::new();
     for &id in &graph.outputs {
         if let Some(value) = execution.values.get(id).and_then(Option::as_ref) {
             text.push_str(&fxsim::report::output::describe_output(graph.tensor(id), value, top));
         }
+    }
+    if let Some(comparison) = comparison {
+        text.push('\n');
+        text.push_str(&comparison);
     }
     emit(&text)?;
     if let Some(dir) = dump {

@@ -118,7 +118,7 @@ pub struct ChannelScale {
 /// outside the register's range, taken in the accumulation order of
 /// `docs/arithmetic.md`. Under saturation the result was clamped, under
 /// wrapping it wrapped.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
 pub struct OverflowCounts {
     /// Accumulators computed: the output elements of the layer.
     pub results: u64,
