@@ -110,8 +110,11 @@ pub(crate) fn frexp(x: f64) -> (f64, i32) {
 ///
 /// TFLite Micro reference semantics, double rounding (the default build,
 /// confirmed against the `tflite-micro` Python package):
-/// 1. `x` is shifted left by `max(shift, 0)`, wrapping modulo 2^32 (the C++
-///    reference relies on inputs that do not overflow there);
+/// 1. `x` is multiplied by `2^(max(shift, 0) mod 32)`, wrapping modulo 2^32.
+///    The C++ reference computes `x * (1 << shift)`, which is undefined for
+///    shifts of 32 or more (effective scales of 2^31 or more); x86 builds,
+///    the oracle's included, take the shift count modulo 32, and so does
+///    this function;
 /// 2. [`saturating_rounding_doubling_high_mul`] with `multiplier` rounds
 ///    once, ties toward +inf;
 /// 3. [`rounding_divide_by_pot`] by `max(-shift, 0)` rounds again, ties away
@@ -125,7 +128,7 @@ pub(crate) fn frexp(x: f64) -> (f64, i32) {
 pub fn multiply_by_quantized_multiplier(x: i32, multiplier: i32, shift: i32) -> i32 {
     let left_shift = shift.max(0);
     let right_shift = shift.saturating_neg().max(0);
-    let shifted = (i64::from(x) << left_shift.min(32)) as i32;
+    let shifted = x.wrapping_mul(1i32.wrapping_shl(left_shift as u32));
     rounding_divide_by_pot(
         saturating_rounding_doubling_high_mul(shifted, multiplier),
         right_shift,
@@ -291,7 +294,9 @@ mod tests {
             (12345, 0, 0, 0),
             // The left shift wraps before the multiply.
             (1 << 30, 1 << 30, 1, i32::MIN / 2),
-            (3, 1 << 30, 40, 0),
+            // Shifts of 32 or more count modulo 32, as on x86: 3 * 2^8 / 2.
+            (3, 1 << 30, 40, 384),
+            (3, 1 << 30, 32, 2),
         ];
         for (x, multiplier, shift, expected) in cases {
             assert_eq!(

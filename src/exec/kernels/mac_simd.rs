@@ -144,7 +144,9 @@ impl ChannelRequant {
             values.resize(len, 0);
             values
         };
-        let left_shifts = per_channel(&|s| s.shift.clamp(0, 32), padded_len);
+        // The scalar reference takes the shift count modulo 32 (see
+        // `multiply_by_quantized_multiplier`).
+        let left_shifts = per_channel(&|s| s.shift.max(0) & 31, padded_len);
         let remainder_mask = |s: &QuantizedMultiplier| ((1_i64 << (-s.shift).max(0)) - 1) as i32;
         Some(ChannelRequant {
             multipliers: per_channel(&|s| s.multiplier, padded_len + 1),
@@ -387,18 +389,10 @@ pub(crate) mod testing {
                 let pad = geometry::padding(input, kernel, stride, dilation, out).before;
                 (out, pad)
             };
-            let (out_h, pad_top) = extent(
-                self.input.h,
-                self.kernel.h,
-                self.stride.h,
-                self.dilation.h,
-            );
-            let (out_w, pad_left) = extent(
-                self.input.w,
-                self.kernel.w,
-                self.stride.w,
-                self.dilation.w,
-            );
+            let (out_h, pad_top) =
+                extent(self.input.h, self.kernel.h, self.stride.h, self.dilation.h);
+            let (out_w, pad_left) =
+                extent(self.input.w, self.kernel.w, self.stride.w, self.dilation.w);
             Window {
                 input: [self.batch, self.input.h, self.input.w, self.channels[0]],
                 output: [self.batch, out_h, out_w, self.channels[1]],
@@ -478,10 +472,8 @@ mod tests {
                 // SAFETY: AVX-512 was detected above, and `block` is below
                 // the padded channel count over 16.
                 let vector = unsafe {
-                    let result = requant.apply_avx512(
-                        block,
-                        _mm512_loadu_si512(accumulators.as_ptr().cast()),
-                    );
+                    let result = requant
+                        .apply_avx512(block, _mm512_loadu_si512(accumulators.as_ptr().cast()));
                     let mut lanes = [0_i32; LANES];
                     _mm512_storeu_si512(lanes.as_mut_ptr().cast(), result);
                     lanes
