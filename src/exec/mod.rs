@@ -138,11 +138,11 @@ impl<'g> Executor<'g> {
         self.bind_inputs(inputs, &mut produced)?;
 
         // Both halves run on rayon's pool. The operators run on one of its
-        // threads, so a kernel's parallel loop splits its work from there;
-        // called from a thread outside the pool, every loop would instead
+        // threads, so a kernel's parallel loop splits its work from there.
+        // Called from a thread outside the pool, every loop would instead
         // hand its work over and wait for it. Meanwhile another thread
-        // copies the constants for the result, which the operators read in
-        // place.
+        // copies the constants for the result, and the operators read them
+        // in place.
         let (result, mut values) = rayon::join(
             || self.run_ops(&mut produced, &mut overflow),
             || self.constants.clone(),

@@ -47,7 +47,7 @@ pub use config::{
     ArrayConfig, BufferConfig, Dataflow, DepthwiseUnit, DeviceConfig, DramConfig, Part,
 };
 pub use datapath::{
-    AccumulatorConfig, DatapathConfig, Requant, RequantKind, 
+    AccumulatorConfig, BiasMode, DatapathConfig, Requant, RequantKind, ZeroPointMode,
 };
 pub use devices::{find_part, CatalogueEntry, Device, DspType, CATALOGUE};
 pub use error::{HwError, Position};
@@ -216,7 +216,10 @@ impl HwConfig {
     pub fn datapaths(&self, graph: &Graph) -> Vec<crate::exec::Datapath> {
         layer_names(graph)
             .iter()
-            .map(|(index, name)| self.datapath_for(*index, name).to_datapath(self.array.rows as usize))
+            .map(|(index, name)| {
+                self.datapath_for(*index, name)
+                    .to_datapath(self.array.rows as usize)
+            })
             .collect()
     }
 }

@@ -14,8 +14,8 @@ use super::mac_layer::{
     channel_scales, plan, read_activations, read_bias, read_weights, reference_register,
     widen_weights, Activations, MacPlan, OutputElement, PlanInputs, Register,
 };
-use super::mac_window::{rank4, read_window, Window, WindowAttrs};
 use super::mac_simd::DotIsa;
+use super::mac_window::{rank4, read_window, Window, WindowAttrs};
 use super::op_context::{check_value, operand, OpContext, OpLabel};
 use crate::exec::{
     Datapath, ExecError, Kernel, LayerArithmetic, OverflowCounts, TensorData, TensorValue,
@@ -802,10 +802,9 @@ mod tests {
         }
     }
 
-    /// Prepares the graph's operator for `datapath` and `isa` and runs it.
-    /// The implementations a test compares: the generic kernel on each
-    /// vector extension, and the int8 fast path (where the layer and the
-    /// CPU have one) on each of its instruction sets.
+    /// Returns the implementations a test compares: the generic kernel on
+    /// each vector extension, and the int8 fast path (where the layer and
+    /// the CPU have one) on each of its instruction sets.
     fn paths() -> Vec<(VectorIsa, Option<DotIsa>)> {
         let mut paths = vec![
             (VectorIsa::Baseline, None),
@@ -884,7 +883,10 @@ mod tests {
             let baseline = run(&graph, &Datapath::reference(), VectorIsa::Baseline, None);
             for (isa, fast) in paths() {
                 let output = run(&graph, &Datapath::reference(), isa, fast);
-                assert_eq!(baseline, output, "depthwise {depthwise}, {isa:?}, fast path {fast:?}");
+                assert_eq!(
+                    baseline, output,
+                    "depthwise {depthwise}, {isa:?}, fast path {fast:?}"
+                );
             }
         }
     }

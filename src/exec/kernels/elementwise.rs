@@ -9,11 +9,11 @@
 use super::op_context::{check_value, operand, OpContext, OpLabel, TensorQuant};
 use crate::exec::{ExecError, Kernel, TensorData, TensorValue};
 use crate::model::{format_shape, Activation, DataType};
-use rayon::prelude::*;
 use crate::numeric::{
     multiply_by_quantized_multiplier, quantize_multiplier,
     quantize_multiplier_smaller_than_one_exp, QuantizedMultiplier,
 };
+use rayon::prelude::*;
 
 /// The per-element arithmetic, from one element of each input to the
 /// unclamped output.

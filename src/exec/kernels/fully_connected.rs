@@ -459,7 +459,12 @@ mod tests {
         let detected = kernel.eval(&[Some(&input)]).unwrap();
         kernel.isa = VectorIsa::Baseline;
         let baseline = kernel.eval(&[Some(&input)]).unwrap();
-        assert_eq!(detected, baseline, "generic kernel, {:?}", VectorIsa::detect());
+        assert_eq!(
+            detected,
+            baseline,
+            "generic kernel, {:?}",
+            VectorIsa::detect()
+        );
         assert_eq!(fast_portable, baseline, "fast path, portable");
         assert_eq!(fast_detected, baseline, "fast path, {:?}", DotIsa::detect());
     }

@@ -23,7 +23,11 @@ fn interior_columns(window: &Window, kernel_w: usize) -> (usize, usize) {
         .find(|&ox| window.input_column(ox, 0).is_some())
         .unwrap_or(out_w);
     let end = (start..out_w)
-        .find(|&ox| window.input_column(ox, kernel_w.saturating_sub(1)).is_none())
+        .find(|&ox| {
+            window
+                .input_column(ox, kernel_w.saturating_sub(1))
+                .is_none()
+        })
         .unwrap_or(out_w);
     (start, end.max(start))
 }
@@ -49,11 +53,7 @@ pub(crate) struct DepthwiseSimd {
 impl DepthwiseSimd {
     /// Prepares the fast path of weights `[ky][kx][channel]`, or returns
     /// `None` when the layer or the CPU is not covered.
-    pub fn new(
-        fast: &FastLayer,
-        window: Window,
-        depth_multiplier: usize,
-    ) -> Option<DepthwiseSimd> {
+    pub fn new(fast: &FastLayer, window: Window, depth_multiplier: usize) -> Option<DepthwiseSimd> {
         if depth_multiplier != 1 {
             return None;
         }
@@ -61,10 +61,17 @@ impl DepthwiseSimd {
         let channels = window.output[3];
         let padded = channels.div_ceil(LANES) * LANES;
         let weights = fast.weights.values.clone();
-        assert_eq!(weights.len(), window.taps() * channels, "weights are [tap][channel]");
+        assert_eq!(
+            weights.len(),
+            window.taps() * channels,
+            "weights are [tap][channel]"
+        );
 
         let mut lanes = vec![0_i32; window.taps() * padded];
-        for (row, taps) in lanes.chunks_exact_mut(padded).zip(weights.chunks_exact(channels)) {
+        for (row, taps) in lanes
+            .chunks_exact_mut(padded)
+            .zip(weights.chunks_exact(channels))
+        {
             for (lane, &weight) in row.iter_mut().zip(taps) {
                 *lane = i32::from(i16::from(weight) as u16);
             }
@@ -125,15 +132,23 @@ impl DepthwiseSimd {
     /// Returns the input offset of tap `(ky, kx)` of output pixel `(oy, ox)`
     /// in batch `batch`, or `None` in the padding.
     #[inline(always)]
-    fn tap_offset(&self, batch: usize, oy: usize, ox: usize, ky: usize, kx: usize) -> Option<usize> {
+    fn tap_offset(
+        &self,
+        batch: usize,
+        oy: usize,
+        ox: usize,
+        ky: usize,
+        kx: usize,
+    ) -> Option<usize> {
         let [_, in_h, in_w, channels] = self.window.input;
         let iy = self.window.input_row(oy, ky)?;
         let ix = self.window.input_column(ox, kx)?;
         Some(((batch * in_h + iy) * in_w + ix) * channels)
     }
 
-    /// The specification of the vector path: per channel, a wrapping i32
-    /// sum over the taps, then the scalar requantiser.
+    /// Computes output row `row` with scalar code, the specification of the
+    /// vector path: per channel, a wrapping i32 sum over the taps, then the
+    /// scalar requantiser.
     fn row_portable(&self, input: &[i8], row: usize, output_row: &mut [i8]) {
         let [_, out_h, _, channels] = self.window.output;
         let (batch, oy) = (row / out_h, row % out_h);
@@ -177,7 +192,7 @@ impl DepthwiseSimd {
         }
     }
 
-    /// [`DepthwiseSimd::row_avx512`] for a `KH x KW` kernel, or the
+    /// Computes [`DepthwiseSimd::row_avx512`] for a `KH x KW` kernel, or the
     /// window's kernel when both are 0. Each tap's int8 inputs are
     /// sign-extended to i32 lanes, and `vpdpwssd` adds their products with
     /// the weights' low 16 bits (the high halves meet a zero weight half).
@@ -258,7 +273,9 @@ impl DepthwiseSimd {
                             let w = weights(ky * kw + kx);
                             for (i, accumulator) in accumulators.iter_mut().enumerate() {
                                 let x = match base {
-                                    Some(base) => load(base + column + i * column_step + kx * tap_step),
+                                    Some(base) => {
+                                        load(base + column + i * column_step + kx * tap_step)
+                                    }
                                     None => _mm512_set1_epi32(i32::from(self.pad_value)),
                                 };
                                 *accumulator = _mm512_dpwssd_epi32(*accumulator, x, w);
@@ -280,7 +297,8 @@ impl DepthwiseSimd {
                                 (Some(base), Some(ix)) => load(base + ix * channels),
                                 _ => _mm512_set1_epi32(i32::from(self.pad_value)),
                             };
-                            accumulator = _mm512_dpwssd_epi32(accumulator, x, weights(ky * kw + kx));
+                            accumulator =
+                                _mm512_dpwssd_epi32(accumulator, x, weights(ky * kw + kx));
                         }
                     }
                     store(ox, accumulator);
@@ -330,7 +348,8 @@ mod tests {
                                 else {
                                     continue;
                                 };
-                                let x = input[((batch * in_h + iy) * in_w + ix) * channels + channel];
+                                let x =
+                                    input[((batch * in_h + iy) * in_w + ix) * channels + channel];
                                 let w = random.weights.values
                                     [(ky * window.kernel.w + kx) * channels + channel];
                                 sum += i64::from(w) * (i64::from(x) - zero_point);
@@ -353,13 +372,53 @@ mod tests {
         let shapes = [
             // 3x3 kernels: the compile-time size, interior runs of four
             // pixels and the edges.
-            (1, hw(9, 13), 16, hw(3, 3), hw(1, 1), hw(1, 1), Padding::Same),
-            (2, hw(8, 10), 17, hw(3, 3), hw(2, 2), hw(1, 1), Padding::Same),
-            (1, hw(10, 12), 40, hw(3, 3), hw(1, 1), hw(1, 1), Padding::Valid),
+            (
+                1,
+                hw(9, 13),
+                16,
+                hw(3, 3),
+                hw(1, 1),
+                hw(1, 1),
+                Padding::Same,
+            ),
+            (
+                2,
+                hw(8, 10),
+                17,
+                hw(3, 3),
+                hw(2, 2),
+                hw(1, 1),
+                Padding::Same,
+            ),
+            (
+                1,
+                hw(10, 12),
+                40,
+                hw(3, 3),
+                hw(1, 1),
+                hw(1, 1),
+                Padding::Valid,
+            ),
             (1, hw(7, 6), 1, hw(3, 3), hw(2, 1), hw(2, 2), Padding::Same),
             // Other kernel sizes take the run-time size.
-            (1, hw(11, 9), 33, hw(5, 5), hw(1, 1), hw(1, 1), Padding::Same),
-            (1, hw(6, 14), 7, hw(2, 4), hw(1, 3), hw(1, 1), Padding::Valid),
+            (
+                1,
+                hw(11, 9),
+                33,
+                hw(5, 5),
+                hw(1, 1),
+                hw(1, 1),
+                Padding::Same,
+            ),
+            (
+                1,
+                hw(6, 14),
+                7,
+                hw(2, 4),
+                hw(1, 3),
+                hw(1, 1),
+                Padding::Valid,
+            ),
         ];
         let datapath = Datapath::reference();
         let mut random = XorShift(0xDE97_4415_E000_0003);

@@ -36,7 +36,8 @@ const TILE_BLOCKS: usize = 4;
 /// threads (a FULLY_CONNECTED layer with one batch).
 const BLOCKS_PER_TASK: usize = 4;
 
-/// What a MAC layer's prepare step read, as the fast paths take it.
+/// The tensors and parameters a MAC layer's prepare step read, as the fast
+/// paths take them.
 pub(crate) struct FastLayer<'a> {
     pub datapath: &'a Datapath,
     pub layer: &'a LayerActivations,
@@ -55,7 +56,8 @@ impl FastLayer<'_> {
     /// with its operands used as the model gives them.
     pub fn qualify(&self) -> Option<(DotIsa, ChannelRequant)> {
         let isa = self.isa?;
-        let unchanged = |mapping: &OperandMapping| mapping.conversion == OperandConversion::Unchanged;
+        let unchanged =
+            |mapping: &OperandMapping| mapping.conversion == OperandConversion::Unchanged;
         let covered = self.layer.activations == Activations::Int8
             && unchanged(&self.layer.input_mapping)
             && unchanged(&self.weights.mapping)
@@ -64,11 +66,8 @@ impl FastLayer<'_> {
         if !covered {
             return None;
         }
-        let requant = ChannelRequant::new(
-            self.scales,
-            self.layer.output.zero_point,
-            self.output_range,
-        )?;
+        let requant =
+            ChannelRequant::new(self.scales, self.layer.output.zero_point, self.output_range)?;
         Some((isa, requant))
     }
 
@@ -89,8 +88,8 @@ pub(crate) struct Int8Gemm {
     /// The weights as given, for the portable path.
     weights: Vec<i8>,
     /// `[channel / 16][k / 4][channel % 16][k % 4]`, zero past the last
-    /// channel and past `depth`: one 64-byte vector per 4 K steps of 16
-    /// channels, the operand layout of `vpdpbusd`.
+    /// channel and past `depth`: one 64-byte vector contains 4 consecutive K
+    /// elements of 16 channels, the operand layout of `vpdpbusd`.
     packed: Vec<i8>,
     /// Accumulator start per channel, padded to whole vectors.
     starts: Vec<i32>,
@@ -107,7 +106,11 @@ impl Int8Gemm {
         depth: usize,
     ) -> Int8Gemm {
         let weights = fast.weights.values.clone();
-        assert_eq!(weights.len(), channels * depth, "weights are [channels][depth]");
+        assert_eq!(
+            weights.len(),
+            channels * depth,
+            "weights are [channels][depth]"
+        );
         let blocks = channels.div_ceil(LANES);
         let depth_padded = depth.div_ceil(DOT_WIDTH) * DOT_WIDTH;
         let mut packed = vec![0_i8; blocks * depth_padded * LANES];
@@ -115,8 +118,8 @@ impl Int8Gemm {
             let (block, lane) = (channel / LANES, channel % LANES);
             for (k, &weight) in row.iter().enumerate() {
                 let (step, within) = (k / DOT_WIDTH, k % DOT_WIDTH);
-                let index = ((block * depth_padded / DOT_WIDTH + step) * LANES + lane) * DOT_WIDTH
-                    + within;
+                let index =
+                    ((block * depth_padded / DOT_WIDTH + step) * LANES + lane) * DOT_WIDTH + within;
                 packed[index] = weight;
             }
         }
@@ -163,10 +166,10 @@ impl Int8Gemm {
         output_stride: usize,
     ) {
         assert!(blocks.end <= self.blocks(), "channel vectors out of range");
-        let width = (blocks.end * LANES).min(self.channels) - blocks.start * LANES;
         if pixels == 0 || blocks.is_empty() {
             return;
         }
+        let width = (blocks.end * LANES).min(self.channels) - blocks.start * LANES;
         assert!(
             (pixels - 1) * output_stride + width <= output.len(),
             "output rows out of range"
@@ -219,12 +222,20 @@ impl Int8Gemm {
                 let first = task * chunk;
                 let shifted = |pixel: usize| row_start(first + pixel);
                 let count = output.len() / channels;
-                self.run(operands, &shifted, count, 0..self.blocks(), output, channels);
+                self.run(
+                    operands,
+                    &shifted,
+                    count,
+                    0..self.blocks(),
+                    output,
+                    channels,
+                );
             });
     }
 
-    /// The specification of [`Int8Gemm::run`]: one wrapping i32 sum per
-    /// output element, then the scalar requantiser.
+    /// Computes [`Int8Gemm::run`] with scalar code, the specification of the
+    /// vector path: one wrapping i32 sum per output element, then the scalar
+    /// requantiser.
     fn run_portable(
         &self,
         operands: &[i8],
@@ -251,8 +262,8 @@ impl Int8Gemm {
         }
     }
 
-    /// [`Int8Gemm::run`] in register tiles of up to [`TILE_PIXELS`] pixels
-    /// by [`TILE_BLOCKS`] channel vectors.
+    /// Computes [`Int8Gemm::run`] in register tiles of up to
+    /// [`TILE_PIXELS`] pixels by [`TILE_BLOCKS`] channel vectors.
     ///
     /// # Safety
     /// The CPU must support AVX-512 F, BW, VL and VNNI, and the arguments
@@ -301,12 +312,30 @@ impl Int8Gemm {
                     };
                 }
                 dispatch!(
-                    (6, 4), (6, 3), (6, 2), (6, 1),
-                    (5, 4), (5, 3), (5, 2), (5, 1),
-                    (4, 4), (4, 3), (4, 2), (4, 1),
-                    (3, 4), (3, 3), (3, 2), (3, 1),
-                    (2, 4), (2, 3), (2, 2), (2, 1),
-                    (1, 4), (1, 3), (1, 2), (1, 1)
+                    (6, 4),
+                    (6, 3),
+                    (6, 2),
+                    (6, 1),
+                    (5, 4),
+                    (5, 3),
+                    (5, 2),
+                    (5, 1),
+                    (4, 4),
+                    (4, 3),
+                    (4, 2),
+                    (4, 1),
+                    (3, 4),
+                    (3, 3),
+                    (3, 2),
+                    (3, 1),
+                    (2, 4),
+                    (2, 3),
+                    (2, 2),
+                    (2, 1),
+                    (1, 4),
+                    (1, 3),
+                    (1, 2),
+                    (1, 1)
                 );
                 block += tile_blocks;
             }
@@ -327,9 +356,9 @@ impl Int8Gemm {
     unsafe fn tile_avx512<const P: usize, const V: usize>(&self, tile: &Tile) {
         let steps = self.depth_padded / DOT_WIDTH;
         let block_bytes = self.depth_padded * LANES;
-        // SAFETY (whole function): `packed` holds `blocks * block_bytes`
-        // bytes and the tile's vectors are below `blocks`; `starts` holds
-        // `blocks * 16` values; rows and outputs are valid per the contract.
+        // SAFETY (whole function): `packed` contains `blocks * block_bytes`
+        // bytes and the tile's vectors are below `blocks`. `starts` contains
+        // `blocks * 16` values. Rows and outputs are valid per the contract.
         unsafe {
             let weights = self.packed.as_ptr().add(tile.first_block * block_bytes);
             let mut accumulators = [[_mm512_setzero_si512(); V]; P];
@@ -429,7 +458,7 @@ impl GemmConv {
         window.taps() == 1
             && window.pad_top == 0
             && window.pad_left == 0
-            && window.input[3] % DOT_WIDTH == 0
+            && window.input[3].is_multiple_of(DOT_WIDTH)
     }
 
     /// Computes the output of `input`, which has the window's input shape.
@@ -455,8 +484,14 @@ impl GemmConv {
                 patches.resize(count * depth_padded, 0);
                 self.fill_patches(input, task * chunk, patches);
                 let row_start = |pixel: usize| pixel * depth_padded;
-                self.gemm
-                    .run(patches, &row_start, count, 0..self.gemm.blocks(), output, channels);
+                self.gemm.run(
+                    patches,
+                    &row_start,
+                    count,
+                    0..self.gemm.blocks(),
+                    output,
+                    channels,
+                );
             });
         output
     }
@@ -589,8 +624,8 @@ mod tests {
         }
     }
 
-    /// The instruction sets to compare: the portable code, and the vector
-    /// code when this CPU has it.
+    /// Returns the instruction sets to compare: the portable code, and the
+    /// vector code when this CPU has it.
     fn isas() -> Vec<DotIsa> {
         let mut isas = vec![DotIsa::Portable];
         isas.extend(DotIsa::detect());
@@ -648,7 +683,14 @@ mod tests {
                         let gemm = Int8Gemm::new(&fast, isa, requant(&layer), channels, depth);
                         let mut output = vec![0_i8; pixels * channels];
                         let row_start = |pixel: usize| pixel * stride;
-                        gemm.run(&operands, &row_start, pixels, 0..gemm.blocks(), &mut output, channels);
+                        gemm.run(
+                            &operands,
+                            &row_start,
+                            pixels,
+                            0..gemm.blocks(),
+                            &mut output,
+                            channels,
+                        );
                         assert_eq!(
                             output, expected,
                             "{isa:?}: {channels} channels, depth {depth}, {pixels} pixels"
@@ -704,8 +746,12 @@ mod tests {
                                 };
                                 for ci in 0..cin {
                                     let x = input[((batch * in_h + iy) * in_w + ix) * cin + ci];
-                                    let w = random.weights.values
-                                        [((channel * window.kernel.h + ky) * window.kernel.w + kx) * cin + ci];
+                                    let w = random.weights.values[((channel * window.kernel.h
+                                        + ky)
+                                        * window.kernel.w
+                                        + kx)
+                                        * cin
+                                        + ci];
                                     sum += i64::from(w) * (i64::from(x) - zero_point);
                                 }
                             }
@@ -726,17 +772,65 @@ mod tests {
     fn conv_matches_reference_in_place_and_gathered() {
         let shapes = [
             // 1x1 read in place, with and without stride.
-            (1, hw(5, 7), [8, 20], hw(1, 1), hw(1, 1), hw(1, 1), Padding::Same),
-            (2, hw(6, 5), [12, 17], hw(1, 1), hw(2, 2), hw(1, 1), Padding::Valid),
+            (
+                1,
+                hw(5, 7),
+                [8, 20],
+                hw(1, 1),
+                hw(1, 1),
+                hw(1, 1),
+                Padding::Same,
+            ),
+            (
+                2,
+                hw(6, 5),
+                [12, 17],
+                hw(1, 1),
+                hw(2, 2),
+                hw(1, 1),
+                Padding::Valid,
+            ),
             // 1x1 with channels that are not whole 4-byte groups.
-            (1, hw(4, 4), [3, 5], hw(1, 1), hw(1, 1), hw(1, 1), Padding::Same),
+            (
+                1,
+                hw(4, 4),
+                [3, 5],
+                hw(1, 1),
+                hw(1, 1),
+                hw(1, 1),
+                Padding::Same,
+            ),
             // Patches with padding, stride and dilation.
-            (1, hw(9, 11), [3, 32], hw(3, 3), hw(2, 2), hw(1, 1), Padding::Same),
-            (1, hw(8, 7), [5, 9], hw(3, 3), hw(1, 1), hw(2, 2), Padding::Same),
-            (2, hw(6, 9), [4, 16], hw(2, 3), hw(1, 2), hw(1, 1), Padding::Valid),
+            (
+                1,
+                hw(9, 11),
+                [3, 32],
+                hw(3, 3),
+                hw(2, 2),
+                hw(1, 1),
+                Padding::Same,
+            ),
+            (
+                1,
+                hw(8, 7),
+                [5, 9],
+                hw(3, 3),
+                hw(1, 1),
+                hw(2, 2),
+                Padding::Same,
+            ),
+            (
+                2,
+                hw(6, 9),
+                [4, 16],
+                hw(2, 3),
+                hw(1, 2),
+                hw(1, 1),
+                Padding::Valid,
+            ),
         ];
         let datapath = Datapath::reference();
-        let mut random = XorShift(0xC0_4E_0000_1234);
+        let mut random = XorShift(0xC04E_0000_1234);
         for (batch, input, channels, kernel, stride, dilation, padding) in shapes {
             let window = WindowShape {
                 batch,

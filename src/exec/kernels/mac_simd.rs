@@ -185,13 +185,13 @@ impl ChannelRequant {
             .min(self.output_max)
     }
 
-    /// [`ChannelRequant::clamped_scalar`] on the 16 channels of vector
-    /// `block` (channels `16 * block ..`), results as i32 lanes.
+    /// Computes [`ChannelRequant::clamped_scalar`] on the 16 channels of
+    /// vector `block` (channels `16 * block ..`), results as i32 lanes.
     ///
-    /// The doubling high multiply is `(a * b + 2^30) >> 31` in 64 bits: the
-    /// reference's nudge and truncating division give that same value for
-    /// every product, and the result fits in i32 because no multiplier is
-    /// `i32::MIN`. The rounding divide follows gemmlowp's remainder and
+    /// The doubling high multiply is `(a * b + 2^30) >> 31` in 64 bits,
+    /// because the reference's nudge and truncating division give that same
+    /// value for every product. The result fits in i32 because no
+    /// multiplier is `i32::MIN`. The rounding divide follows gemmlowp's remainder and
     /// threshold formula lane by lane.
     ///
     /// # Safety

@@ -1,6 +1,7 @@
 //! Data-movement operators: PAD and PADV2, RESHAPE, TRANSPOSE and
-//! CONCATENATION. None of them changes a value, so each is an index map
-//! from output elements to input elements (or to the pad value).
+//! CONCATENATION. None of them changes a value, so each maps output
+//! elements to input elements (or to the pad value). PAD copies contiguous
+//! runs of the input; the others gather through an index map.
 //!
 //! Limitation: like TFLite Micro, CONCATENATION does not requantise, so int8
 //! inputs must share the output's scale and zero point. Paddings and
@@ -114,10 +115,10 @@ struct Movement {
     output_shape: Vec<usize>,
 }
 
-/// How PAD builds its output: fill it with the pad value, then copy each
-/// run of the input that stays contiguous in the output. A run covers the
-/// last padded dimension and every dimension inside it, which no padding
-/// splits.
+/// PAD's copy plan: the output is filled with the pad value, then each run
+/// of the input that stays contiguous in the output is copied to its place.
+/// A run covers the last padded dimension and every dimension inside it,
+/// which no padding splits.
 #[derive(Debug)]
 struct PadRows {
     output_len: usize,
@@ -629,7 +630,10 @@ mod tests {
         // elements, the inner dimension.
         let rows = PadRows::new(&[2, 3], &[1, 1], &[3, 5]);
         assert_eq!(rows.row_len, 3);
-        assert_eq!(rows.apply(&[1, 2, 3, 4, 5, 6], 0), vec![0, 0, 0, 0, 0, 0, 1, 2, 3, 0, 0, 4, 5, 6, 0]);
+        assert_eq!(
+            rows.apply(&[1, 2, 3, 4, 5, 6], 0),
+            vec![0, 0, 0, 0, 0, 0, 1, 2, 3, 0, 0, 4, 5, 6, 0]
+        );
 
         // NHWC padded in H and W only: one run per input row of W * C.
         let rows = PadRows::new(&[1, 2, 2, 2], &[0, 1, 0, 0], &[1, 3, 3, 2]);
