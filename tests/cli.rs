@@ -20,7 +20,7 @@ fn stderr(output: &Output) -> String {
     String::from_utf8_lossy(&output.stderr).into_owned()
 }
 
-/// A fresh scratch directory under the target directory.
+/// Creates an empty scratch directory under the target directory.
 fn scratch(name: &str) -> PathBuf {
     let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(name);
     let _ = std::fs::remove_dir_all(&dir);
@@ -106,7 +106,7 @@ fn input_of_wrong_type_exits_2() {
 }
 
 #[test]
-fn dump_refuses_a_directory_that_is_not_a_dump() {
+fn dump_rejects_non_dump_directory() {
     let dir = scratch("not_a_dump");
     let keep = dir.join("keep.txt");
     std::fs::write(&keep, "user data").unwrap();
@@ -124,7 +124,7 @@ fn dump_refuses_a_directory_that_is_not_a_dump() {
 }
 
 #[test]
-fn dump_writes_every_tensor_and_replaces_an_earlier_dump() {
+fn dump_replaces_earlier_dump() {
     let dir = scratch("dump").join("tensors");
     let run = || {
         fxsim(&[

@@ -1,7 +1,7 @@
 //! Per-layer comparison of a run on a configured datapath with the run on
-//! the reference datapath: how far each operator's output moved, how often
-//! its accumulator overflowed, and what the datapath changed on the way
-//! (operands requantised onto narrower grids, power-of-two scale errors).
+//! the reference datapath. For each operator it measures how far the output
+//! moved and how often the accumulator overflowed, and it lists what the
+//! datapath changed (operands requantised onto narrower grids, scale errors).
 //!
 //! Limitation: differences are measured on the quantised outputs, in output
 //! steps; a layer whose output scale is coarse can hide small accumulator
@@ -28,7 +28,7 @@ pub struct LayerComparison {
     /// Largest relative error of a channel's applied scale (requantisation
     /// modes that approximate the scale, such as `shift`).
     pub max_scale_error: Option<f64>,
-    /// What the datapath changed in this layer's arithmetic, in words.
+    /// Changes the datapath made to this layer's arithmetic, in words.
     pub notes: Vec<String>,
 }
 
