@@ -26,3 +26,5 @@ pub mod io;
 pub mod model;
 pub mod numeric;
 pub mod report;
+pub mod resources;
+pub mod timing;

@@ -50,6 +50,8 @@ enum Command {
     },
     /// Check accumulator widths per layer: analytic bound, observed range, overflows, accuracy by width.
     Accum(cli::accum::AccumArgs),
+    /// Estimate cycles per layer and the DSP, BRAM, LUT and FF use of the accelerator; needs no input.
+    Estimate(cli::estimate::EstimateArgs),
 }
 
 fn main() -> ExitCode {
@@ -111,6 +113,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Inspect { model, json } => inspect(&model, json),
         Command::Accum(args) => emit(&cli::accum::run(&args)?),
+        Command::Estimate(args) => emit(&cli::estimate::run(&args)?),
         Command::Run { model, input, shape, dump, top, hw } => {
             let settings = RunSettings { model, input, shape, dump, top, hw };
             run_model(&settings)

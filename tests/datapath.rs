@@ -528,13 +528,22 @@ impl MacProblem {
                 bias -= zero_point * weight_sum;
             }
 
+            // Beside the register, the exact sums and the values the
+            // observed range covers: every one under saturation, the final
+            // accumulator under wrapping, and always 0.
             let mut events = 0_u64;
+            let mut exact = match datapath.bias {
+                BiasMode::Init => bias,
+                BiasMode::Post => 0,
+            };
+            let mut seen = vec![0, exact];
             let mut accumulator = match datapath.bias {
                 BiasMode::Init => into_register(bias, &mut events),
                 BiasMode::Post => 0,
             };
             for fold in 0..terms.div_ceil(rows) {
                 let mut partial = 0_i128;
+                let mut exact_partial = 0_i128;
                 for row in 0..rows {
                     let k = fold * rows + row;
                     if k >= terms {
@@ -542,18 +551,35 @@ impl MacProblem {
                     }
                     let (operand, weight) = operand_and_weight(k);
                     partial = into_register(partial + operand * weight, &mut events);
+                    exact_partial += operand * weight;
+                    seen.push(exact_partial);
                 }
                 accumulator = into_register(accumulator + partial, &mut events);
+                exact += exact_partial;
+                seen.push(exact);
             }
             counts.events += events;
             counts.overflowed_results += u64::from(events > 0);
 
+            let mut post_events = 0;
             if datapath.bias == BiasMode::Post {
-                let mut post_events = 0;
                 let loaded = into_register(bias, &mut post_events);
                 accumulator = into_register(accumulator + loaded, &mut post_events);
                 counts.post_bias_events += u64::from(post_events > 0);
+                exact += bias;
+                seen.extend([bias, exact]);
             }
+            let (corrupted, low, high) = match overflow {
+                Overflow::Saturate => (
+                    events + post_events > 0,
+                    *seen.iter().min().unwrap(),
+                    *seen.iter().max().unwrap(),
+                ),
+                Overflow::Wrap => (accumulator != exact, exact.min(0), exact.max(0)),
+            };
+            counts.corrupted_results += u64::from(corrupted);
+            counts.observed_min = counts.observed_min.min(low as i64);
+            counts.observed_max = counts.observed_max.max(high as i64);
 
             let reference = self.quant.multiplier(shape.kind, channel);
             let multiplier = if scale_ratio == 1.0 {

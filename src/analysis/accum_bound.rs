@@ -47,9 +47,25 @@ pub fn layer_bound(
 ) -> Option<LayerBound> {
     let op = graph.ops.get(op_index)?;
     let input = graph.get_tensor(op.input(0)?)?;
+    let zx = input.quantization.as_ref().map_or(0, |q| q.zero_point(0));
+    layer_bound_with_zero_point(graph, op_index, input_min, input_max, zx, zero_point)
+}
+
+/// Computes the bound like [`layer_bound`] with the input zero point `zx`
+/// given instead of read from the input tensor: the zero point on the
+/// datapath's operand grid when the datapath moves or requantises the
+/// input, with `[input_min, input_max]` on the same grid.
+pub fn layer_bound_with_zero_point(
+    graph: &Graph,
+    op_index: usize,
+    input_min: i64,
+    input_max: i64,
+    zx: i64,
+    zero_point: ZeroPointMode,
+) -> Option<LayerBound> {
+    let op = graph.ops.get(op_index)?;
     let weights = graph.get_tensor(op.input(1)?)?;
     let values = weights.data_as_i64()?;
-    let zx = input.quantization.as_ref().map_or(0, |q| q.zero_point(0));
     let bias: Option<Vec<i64>> = match op.input(2) {
         Some(id) => Some(graph.get_tensor(id)?.data_as_i64()?),
         None => None,

@@ -1,5 +1,18 @@
-//! `fxsim accum`: accumulator widths per layer (being written).
+//! `fxsim accum`: whether an accumulator width is safe for a network, layer
+//! by layer, and what narrower widths do to its accuracy.
+//!
+//! Limitation: glue only. The analysis is `fxsim::analysis::accum` and the
+//! rendering `fxsim::report::accum`; this file parses the arguments, reads
+//! the files and draws the progress bar.
 
+use anyhow::Context;
+use fxsim::analysis::accum::{analyze_accumulators, AccumSettings, Progress};
+use fxsim::analysis::accum_inputs::{load_inputs, load_labels};
+use fxsim::analysis::accum_sweep::{class_count, parse_widths, DEFAULT_WIDTHS};
+use fxsim::hw::HwConfig;
+use fxsim::report::accum::{accum_csv, accum_json, accum_text};
+use indicatif::{ProgressBar, ProgressStyle};
+use std::io::IsTerminal;
 use std::path::PathBuf;
 
 /// Arguments of `fxsim accum`.
@@ -7,9 +20,124 @@ use std::path::PathBuf;
 pub struct AccumArgs {
     /// The model file (.tflite).
     pub model: PathBuf,
+    /// Hardware description (TOML) whose datapath each layer runs on; see docs/hardware-config.md.
+    #[arg(long)]
+    pub hw: PathBuf,
+    /// Inputs: a .npy of the model input's shape, a stack [N, ...] of inputs, or a directory of .npy files read in name order.
+    #[arg(long)]
+    pub inputs: PathBuf,
+    /// Integer class labels, one per input (.npy of shape [N]); adds top-1 accuracy by accumulator width.
+    #[arg(long)]
+    pub labels: Option<PathBuf>,
+    /// Accumulator widths in bits for the accuracy sweep: A..B (both ends included), A..=B or A,B,C [default with --labels: 12..32].
+    #[arg(long, value_parser = parse_width_list)]
+    pub widths: Option<WidthList>,
+    /// Print JSON instead of a table.
+    #[arg(long, conflicts_with = "csv")]
+    pub json: bool,
+    /// Print CSV instead of a table: the layers, then the sweep after an empty line.
+    #[arg(long)]
+    pub csv: bool,
 }
 
-/// Runs `fxsim accum`.
+/// Accumulator widths parsed from `--widths`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WidthList(Vec<u32>);
+
+fn parse_width_list(text: &str) -> Result<WidthList, String> {
+    parse_widths(text)
+        .map(WidthList)
+        .map_err(|error| error.to_string())
+}
+
+/// Output format of the report.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum OutputFormat {
+    Text,
+    Json,
+    Csv,
+}
+
+impl OutputFormat {
+    fn from_args(args: &AccumArgs) -> OutputFormat {
+        match (args.json, args.csv) {
+            (true, _) => OutputFormat::Json,
+            (false, true) => OutputFormat::Csv,
+            (false, false) => OutputFormat::Text,
+        }
+    }
+}
+
+/// Runs `fxsim accum` and returns the report to print.
 pub fn run(args: &AccumArgs) -> anyhow::Result<String> {
-    anyhow::bail!("{}: accum is not available yet", args.model.display())
+    let format = OutputFormat::from_args(args);
+    let model = args.model.display().to_string();
+
+    let graph = fxsim::import::tflite::read_file(&args.model)?;
+    let config = HwConfig::load(&args.hw)?;
+    let inputs = load_inputs(&args.inputs, &graph)
+        .with_context(|| format!("{model}: cannot read the inputs"))?;
+    let labels = match &args.labels {
+        Some(path) => {
+            let classes = class_count(&graph).with_context(|| model.clone())?;
+            Some(load_labels(path, inputs.len(), classes)?)
+        }
+        None => None,
+    };
+    // The sweep runs when asked for by labels or widths: without labels it
+    // still gives the agreement with the reference datapath.
+    let widths = match (&args.widths, &labels) {
+        (Some(WidthList(widths)), _) => widths.clone(),
+        (None, Some(_)) => DEFAULT_WIDTHS.collect(),
+        (None, None) => Vec::new(),
+    };
+    let settings = AccumSettings {
+        model: model.clone(),
+        widths,
+        labels,
+    };
+
+    let progress = TerminalProgress::new();
+    let report = analyze_accumulators(&graph, &config, &inputs, &settings, &progress)
+        .with_context(|| model.clone())?;
+    progress.bar.finish_and_clear();
+
+    match format {
+        OutputFormat::Text => Ok(accum_text(&report)),
+        OutputFormat::Json => accum_json(&report).context("cannot serialise the report"),
+        OutputFormat::Csv => Ok(accum_csv(&report)),
+    }
+}
+
+/// A progress bar on standard error, hidden when standard error is not a
+/// terminal.
+struct TerminalProgress {
+    bar: ProgressBar,
+}
+
+impl TerminalProgress {
+    fn new() -> TerminalProgress {
+        let bar = if std::io::stderr().is_terminal() {
+            ProgressBar::new(0)
+        } else {
+            ProgressBar::hidden()
+        };
+        let style = ProgressStyle::with_template("{msg} [{bar:40}] {pos}/{len} runs, {eta} left")
+            .map(|style| style.progress_chars("=> "));
+        if let Ok(style) = style {
+            bar.set_style(style);
+        }
+        bar.set_message("accum");
+        TerminalProgress { bar }
+    }
+}
+
+impl Progress for TerminalProgress {
+    fn start(&self, runs: u64) {
+        self.bar.set_length(runs);
+    }
+
+    fn advance(&self, runs: u64) {
+        self.bar.inc(runs);
+    }
 }

@@ -3,3 +3,4 @@
 //! and formats the result; the work itself lives in the library.
 
 pub mod accum;
+pub mod estimate;

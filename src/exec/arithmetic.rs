@@ -1,9 +1,10 @@
 //! Records of what a MAC layer's datapath does to its arithmetic, for
 //! reports and the accumulator analysis. Fixed when the layer is prepared:
 //! how each operand tensor maps onto its format and what each channel's
-//! scale becomes. Per run: the accumulator overflow counts.
+//! scale becomes. Per run: the accumulator overflow counts and the range of
+//! exact accumulator values.
 //!
-//! Limitation: overflow is counted only for datapaths that run the
+//! Limitation: overflow is counted and values observed only for datapaths that run the
 //! fold-ordered accumulator, i.e. not for the reference accumulator with
 //! TFLite requantisation, whose fast path stays free of any counting.
 
@@ -112,7 +113,8 @@ pub struct ChannelScale {
     pub relative_error: f64,
 }
 
-/// Accumulator overflow of one MAC layer in one run.
+/// Accumulator overflow of one MAC layer in one run, and the range of the
+/// exact accumulator values.
 ///
 /// An event is an addition (or the bias load) whose exact result lies
 /// outside the register's range, taken in the accumulation order of
@@ -131,6 +133,61 @@ pub struct OverflowCounts {
     ///
     /// [`BiasMode::Post`]: super::BiasMode::Post
     pub post_bias_events: u64,
+    /// Accumulators whose overflow reaches the requantiser. Under saturation
+    /// that is every accumulator with an event, the post bias included.
+    /// Under wrapping it is every accumulator whose final value (after any
+    /// post bias) differs from the exact sum: a wrap that later additions
+    /// undo leaves the result exact.
+    pub corrupted_results: u64,
+    /// Smallest exact value observed (see [`OverflowCounts::observed_max`]).
+    pub observed_min: i64,
+    /// Largest exact value observed: the values computed without overflow,
+    /// in the accumulation order, whatever the register did. Under
+    /// saturation every value the register and the fold partial sums hold
+    /// counts (the bias load, each partial sum, each register value, the
+    /// post bias and its sum), because any of them out of range is an
+    /// event. Under wrapping only the final accumulator counts, after any
+    /// post bias. The range always contains 0, where partial sums start.
+    ///
+    /// NOTE: exact sums saturate at the i64 range, which only an int64 bias
+    /// near its limits can reach.
+    pub observed_max: i64,
+}
+
+impl OverflowCounts {
+    /// Returns the largest magnitude of the observed range.
+    pub fn max_magnitude(&self) -> u64 {
+        self.observed_min
+            .unsigned_abs()
+            .max(self.observed_max.unsigned_abs())
+    }
+
+    /// Returns the narrowest signed register width holding every observed
+    /// value: with it, and the same inputs, no accumulator of the layer is
+    /// corrupted; one bit less corrupts at least one. At least 1.
+    pub fn narrowest_bits(&self) -> u32 {
+        signed_bits(self.observed_min).max(signed_bits(self.observed_max))
+    }
+
+    /// Adds the counts of another run of the same layer and widens the
+    /// observed range to cover both.
+    pub fn merge(&mut self, other: &OverflowCounts) {
+        self.observed_min = self.observed_min.min(other.observed_min);
+        self.observed_max = self.observed_max.max(other.observed_max);
+        self.results += other.results;
+        self.overflowed_results += other.overflowed_results;
+        self.events += other.events;
+        self.post_bias_events += other.post_bias_events;
+        self.corrupted_results += other.corrupted_results;
+    }
+}
+
+/// Returns the width of the narrowest two's complement register holding
+/// `value`: `n` bits hold `-2^(n-1) ..= 2^(n-1) - 1`.
+fn signed_bits(value: i64) -> u32 {
+    // A negative value needs the bits of its complement plus the sign bit.
+    let magnitude = if value < 0 { !value } else { value };
+    i64::BITS - magnitude.leading_zeros() + 1
 }
 
 #[cfg(test)]
@@ -175,5 +232,60 @@ mod tests {
             scales: vec![scale(0.1), scale(-0.25), scale(0.2)],
         };
         assert_eq!(arithmetic.max_scale_error(), 0.25);
+    }
+
+    #[test]
+    fn narrowest_bits_takes_both_ends() {
+        let range = |observed_min, observed_max| OverflowCounts {
+            results: 1,
+            observed_min,
+            observed_max,
+            ..OverflowCounts::default()
+        };
+        let cases = [
+            (0, 0, 1),
+            (-1, 0, 1),
+            (0, 1, 2),
+            (-128, 127, 8),
+            (-129, 0, 9),
+            (0, 128, 9),
+            (-300, 200, 10),
+            (-256, 255, 9),
+            (i64::MIN, i64::MAX, 64),
+        ];
+        for (min, max, bits) in cases {
+            assert_eq!(range(min, max).narrowest_bits(), bits, "[{min}, {max}]");
+        }
+        assert_eq!(range(-300, 200).max_magnitude(), 300);
+        assert_eq!(range(i64::MIN, 0).max_magnitude(), 1 << 63);
+    }
+
+    #[test]
+    fn merge_adds_counts_and_widens_range() {
+        let mut total = OverflowCounts::default();
+        let first = OverflowCounts {
+            results: 4,
+            overflowed_results: 1,
+            events: 3,
+            post_bias_events: 1,
+            corrupted_results: 2,
+            observed_min: -3,
+            observed_max: 90,
+        };
+        let second = OverflowCounts {
+            results: 4,
+            events: 1,
+            observed_min: -7,
+            observed_max: 40,
+            ..OverflowCounts::default()
+        };
+        total.merge(&first);
+        total.merge(&second);
+        assert_eq!(total.results, 8);
+        assert_eq!(total.overflowed_results, 1);
+        assert_eq!(total.events, 4);
+        assert_eq!(total.post_bias_events, 1);
+        assert_eq!(total.corrupted_results, 2);
+        assert_eq!((total.observed_min, total.observed_max), (-7, 90));
     }
 }

@@ -183,9 +183,13 @@ impl DatapathConfig {
         let requant = match self.requant {
             Requant::Tflite => RequantMode::Tflite,
             Requant::Single { rounding } => RequantMode::Single { rounding },
-            Requant::Fixed { multiplier_bits, rounding } => {
-                RequantMode::Fixed { multiplier_bits: u32::from(multiplier_bits), rounding }
-            }
+            Requant::Fixed {
+                multiplier_bits,
+                rounding,
+            } => RequantMode::Fixed {
+                multiplier_bits: u32::from(multiplier_bits),
+                rounding,
+            },
             Requant::Shift { rounding } => RequantMode::Shift { rounding },
         };
         Datapath {

@@ -12,7 +12,7 @@
 //!
 //! [`BiasMode::Post`]: crate::exec::datapath::BiasMode::Post
 
-use super::mac_fold::FoldAccumulation;
+use super::mac_fold::{FoldAccumulation, FoldResult};
 use super::mac_layer::OutputElement;
 use crate::numeric::lfsr::RoundingWords;
 use crate::numeric::{
@@ -176,7 +176,7 @@ impl Ppu {
         accumulation: &FoldAccumulation,
         first_channel: usize,
         first_element: usize,
-        accumulators: &[i64],
+        accumulators: &[FoldResult],
         outputs: &mut [T],
     ) {
         let channels = first_channel..first_channel + accumulators.len();
@@ -236,6 +236,7 @@ impl Ppu {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::exec::kernels::mac::Accumulation;
     use crate::exec::kernels::mac_fold::FoldConfig;
     use crate::numeric::lfsr::rounding_word;
     use crate::numeric::{single_rounding_scale, Overflow};
@@ -358,6 +359,14 @@ mod tests {
         (ppu, accumulation)
     }
 
+    /// Loads each value into a finished accumulator of `accumulation`.
+    fn results(accumulation: &FoldAccumulation, values: &[i64]) -> Vec<FoldResult> {
+        values
+            .iter()
+            .map(|&value| accumulation.finish(accumulation.start(value)))
+            .collect()
+    }
+
     #[test]
     fn apply_configured_rounds_ties_per_mode() {
         // Accumulators times 0.5: 2.5, -2.5, 1.5, -1.5, 0.5, -0.5.
@@ -371,6 +380,7 @@ mod tests {
         for (rounding, expected) in table {
             let (ppu, accumulation) = configured(rounding, vec![0; 6]);
             let mut outputs = [0_i8; 6];
+            let accumulators = results(&accumulation, &accumulators);
             ppu.apply_configured(&accumulation, 0, 0, &accumulators, &mut outputs);
             assert_eq!(outputs, expected, "{rounding:?}");
         }
@@ -383,7 +393,8 @@ mod tests {
         let mut outputs = [0_i8; 6];
         // Elements 100..106 of layer 2: each rounds up from the floor when
         // its word's top bit is set (a dropped fraction of one half).
-        ppu.apply_configured(&accumulation, 0, 100, &accumulators, &mut outputs);
+        let finished = results(&accumulation, &accumulators);
+        ppu.apply_configured(&accumulation, 0, 100, &finished, &mut outputs);
         for (lane, (&accumulator, &output)) in accumulators.iter().zip(&outputs).enumerate() {
             let word = rounding_word(7, 2, 100 + lane as u64).unwrap();
             let floor = accumulator.div_euclid(2);
@@ -397,7 +408,8 @@ mod tests {
         // A 16-bit register: 32000 + 1000 saturates at 32767, then * 0.5.
         let (ppu, accumulation) = configured(Rounding::HalfAway, vec![1000, -3]);
         let mut outputs = [0_i16; 2];
-        ppu.apply_configured(&accumulation, 0, 0, &[32_000, 9], &mut outputs);
+        let accumulators = results(&accumulation, &[32_000, 9]);
+        ppu.apply_configured(&accumulation, 0, 0, &accumulators, &mut outputs);
         assert_eq!(outputs, [127, 3]);
         assert_eq!(accumulation.counts(2).post_bias_events, 1);
     }
@@ -421,7 +433,8 @@ mod tests {
         ] {
             let ppu = Ppu::new(&[scale], vec![0], 0, (-128, 127)).with_configured(configured);
             let mut output = [0_i8];
-            ppu.apply_configured(&accumulation, 0, 0, &[-88], &mut output);
+            let accumulators = results(&accumulation, &[-88]);
+            ppu.apply_configured(&accumulation, 0, 0, &accumulators, &mut output);
             assert_eq!(output[0], expected);
         }
     }
