@@ -57,8 +57,8 @@ fn example_hw(name: &str) -> HwConfig {
 
 const EXAMPLE_HW: [&str; 3] = ["zynq7020.toml", "zcu102.toml", "aggressive.toml"];
 
-/// The shared real-world models, or `None` (with the reason printed) when
-/// the shared directory is absent.
+/// Reads the shared real-world models, or prints why not and returns
+/// `None` when the shared directory is absent.
 fn shared_models() -> Option<Vec<(&'static str, Graph)>> {
     let Some(dir) = common::shared_models_dir() else {
         common::note_skip(&format!(
@@ -67,7 +67,10 @@ fn shared_models() -> Option<Vec<(&'static str, Graph)>> {
         ));
         return None;
     };
-    let names = ["person_detect.tflite", "mobilenet_v2_quantized_1x3x224x224.tflite"];
+    let names = [
+        "person_detect.tflite",
+        "mobilenet_v2_quantized_1x3x224x224.tflite",
+    ];
     Some(
         names
             .into_iter()
@@ -75,9 +78,6 @@ fn shared_models() -> Option<Vec<(&'static str, Graph)>> {
             .collect(),
     )
 }
-
-// ---------------------------------------------------------------------------
-// The worked example of docs/timing.md.
 
 /// 16 x 16 weight-stationary array, M = 100, K = 64, N = 32: 4 folds times
 /// 2 column tiles, each pass 2 * 16 + 16 + 100 - 2 = 146 cycles.
@@ -109,7 +109,14 @@ fn worked_example_as_a_layer() {
     let hw = HwConfig::default();
     let report = estimate(&graph, &hw).unwrap();
     let layer = &report.layers[0];
-    assert_eq!(layer.gemm, Some(Gemm { m: 100, k: 64, n: 32 }));
+    assert_eq!(
+        layer.gemm,
+        Some(Gemm {
+            m: 100,
+            k: 64,
+            n: 32
+        })
+    );
     assert_eq!(layer.tiles, 1);
     assert_eq!(layer.limited_by, None);
     assert_eq!(layer.compute_cycles, 1168);
@@ -125,9 +132,6 @@ fn worked_example_as_a_layer() {
     assert_eq!(layer.memory_cycles, 840 + 312 + 440);
     assert_eq!(layer.total_cycles, 2960);
 }
-
-// ---------------------------------------------------------------------------
-// Stepped array against a plain GEMM.
 
 #[test]
 fn stepped_array_matches_reference_gemm() {
@@ -177,7 +181,15 @@ fn stepped_array_of_empty_gemm_takes_no_cycles() {
     for dataflow in DATAFLOWS {
         let gemm = Gemm { m: 0, k: 3, n: 2 };
         let b = vec![1; 6];
-        let run = run_gemm(GemmOperands { gemm, a: &[], b: &b }, &array(2, 2, dataflow)).unwrap();
+        let run = run_gemm(
+            GemmOperands {
+                gemm,
+                a: &[],
+                b: &b,
+            },
+            &array(2, 2, dataflow),
+        )
+        .unwrap();
         assert_eq!(run.cycles, 0);
         assert!(run.accumulators.is_empty());
     }
@@ -201,9 +213,6 @@ fn stepped_array_rejects_mismatched_operands() {
     );
 }
 
-// ---------------------------------------------------------------------------
-// Stepped array against the executor.
-
 /// Applies the PPU of the TFLite reference datapath to one accumulator:
 /// bias, the per-channel multiplier and shift (double rounding), the output
 /// zero point, and the clamp of the fused activation.
@@ -225,7 +234,8 @@ impl ReferencePpu {
             .scales
             .iter()
             .map(|&weight_scale| {
-                let real = f64::from(input_scale) * f64::from(weight_scale) / f64::from(output_scale);
+                let real =
+                    f64::from(input_scale) * f64::from(weight_scale) / f64::from(output_scale);
                 let quantized = quantize_multiplier(real);
                 (quantized.multiplier, quantized.shift)
             })
@@ -272,17 +282,26 @@ fn check_layer_against_executor(
         for (rows, cols) in [(1, 1), (3, 2), (4, 4), (5, 3), (16, 8)] {
             let array = array(rows, cols, dataflow);
             let run = run_gemm(lowered.operands(), &array).unwrap();
-            let here = format!("{label}, {dataflow} {rows}x{cols}");
+            let case = format!("{label}, {dataflow} {rows}x{cols}");
             assert_eq!(
                 run.accumulators,
                 reference_gemm(lowered.operands()).unwrap(),
-                "{here}: accumulators"
+                "{case}: accumulators"
             );
             assert_eq!(
                 Some(run.cycles),
                 gemm_compute_cycles(lowered.gemm, &array),
-                "{here}: cycles"
+                "{case}: cycles"
             );
+            // The layer fits the default buffers as one tile, so the whole
+            // estimate's compute cycles are the stepped array's too.
+            let hw = HwConfig {
+                array,
+                ..HwConfig::default()
+            };
+            let layer = estimate(graph, &hw).unwrap().layers.swap_remove(index);
+            assert_eq!(layer.tiles, 1, "{case}: tiles");
+            assert_eq!(layer.compute_cycles, run.cycles, "{case}: estimate");
             let outputs: Vec<i64> = run
                 .accumulators
                 .iter()
@@ -291,14 +310,14 @@ fn check_layer_against_executor(
                 .collect();
             if let Some(position) = outputs.iter().zip(&expected).position(|(a, b)| a != b) {
                 panic!(
-                    "{here}: output element {position} (pixel {}, channel {}) is {}, the executor gives {}",
+                    "{case}: output element {position} (pixel {}, channel {}) is {}, the executor gives {}",
                     position / n,
                     position % n,
                     outputs[position],
                     expected[position]
                 );
             }
-            assert_eq!(outputs.len(), expected.len(), "{here}: output length");
+            assert_eq!(outputs.len(), expected.len(), "{case}: output length");
         }
     }
 }
@@ -321,13 +340,20 @@ fn stepped_convolution_matches_executor() {
         };
         let output = execution.values[op.output().unwrap()].clone().unwrap();
         let label = format!("conv_same_stride2 layer {index}");
-        check_layer_against_executor(&graph, index, &layer_input, &output, attrs.activation, &label);
+        check_layer_against_executor(
+            &graph,
+            index,
+            &layer_input,
+            &output,
+            attrs.activation,
+            &label,
+        );
         layer_input = output;
     }
 }
 
-/// A FULLY_CONNECTED layer of `rows x depth` int8 inputs and `units`
-/// per-channel int8 weights, with an int32 bias.
+/// Builds a graph of one FULLY_CONNECTED layer of `rows x depth` int8
+/// inputs and `units` per-channel int8 weights, with an int32 bias.
 fn fully_connected_graph(rows: usize, depth: usize, units: usize, seed: u64) -> Graph {
     let int8_bytes = |values: Vec<i64>| values.into_iter().map(|v| v as i8 as u8).collect();
     let weights = random_values(units * depth, -127, 127, seed);
@@ -345,7 +371,13 @@ fn fully_connected_graph(rows: usize, depth: usize, units: usize, seed: u64) -> 
         is_variable: false,
     };
     let tensors = vec![
-        tensor("input", vec![rows, depth], DataType::Int8, Quantization::per_tensor(0.05, 3), None),
+        tensor(
+            "input",
+            vec![rows, depth],
+            DataType::Int8,
+            Quantization::per_tensor(0.05, 3),
+            None,
+        ),
         tensor(
             "weights",
             vec![units, depth],
@@ -368,7 +400,13 @@ fn fully_connected_graph(rows: usize, depth: usize, units: usize, seed: u64) -> 
             },
             Some(bias),
         ),
-        tensor("output", vec![rows, units], DataType::Int8, Quantization::per_tensor(0.2, -7), None),
+        tensor(
+            "output",
+            vec![rows, units],
+            DataType::Int8,
+            Quantization::per_tensor(0.2, -7),
+            None,
+        ),
     ];
     Graph {
         name: "fully_connected".to_string(),
@@ -402,19 +440,32 @@ fn stepped_fully_connected_matches_executor() {
     }
 }
 
-// ---------------------------------------------------------------------------
-// Monotonic properties.
-
 /// Doubling the rows halves the folds of a weight-stationary layer whose K
 /// is at least twice the new row count, which outweighs the longer fill.
 #[test]
-fn more_rows_never_cost_weight_stationary_compute() {
+fn doubling_rows_never_costs_weight_stationary() {
     let gemms = [
-        Gemm { m: 100, k: 64, n: 32 },
-        Gemm { m: 49, k: 960, n: 320 },
-        Gemm { m: 3136, k: 27, n: 32 },
+        Gemm {
+            m: 100,
+            k: 64,
+            n: 32,
+        },
+        Gemm {
+            m: 49,
+            k: 960,
+            n: 320,
+        },
+        Gemm {
+            m: 3136,
+            k: 27,
+            n: 32,
+        },
         Gemm { m: 7, k: 300, n: 5 },
-        Gemm { m: 1, k: 1280, n: 1000 },
+        Gemm {
+            m: 1,
+            k: 1280,
+            n: 1000,
+        },
     ];
     for gemm in gemms {
         for cols in [4, 8, 16] {
@@ -422,14 +473,22 @@ fn more_rows_never_cost_weight_stationary_compute() {
                 if gemm.k < 4 * u64::from(rows) {
                     continue;
                 }
-                let fewer = gemm_compute_cycles(gemm, &array(rows, cols, Dataflow::WeightStationary));
-                let more = gemm_compute_cycles(gemm, &array(2 * rows, cols, Dataflow::WeightStationary));
-                assert!(more <= fewer, "{gemm:?} on {cols} columns: {rows} rows {fewer:?}, {} rows {more:?}", 2 * rows);
+                let fewer =
+                    gemm_compute_cycles(gemm, &array(rows, cols, Dataflow::WeightStationary));
+                let more =
+                    gemm_compute_cycles(gemm, &array(2 * rows, cols, Dataflow::WeightStationary));
+                assert!(
+                    more <= fewer,
+                    "{gemm:?} on {cols} columns: {rows} rows {fewer:?}, {} rows {more:?}",
+                    2 * rows
+                );
             }
         }
     }
 
-    let Some(models) = shared_models() else { return };
+    let Some(models) = shared_models() else {
+        return;
+    };
     for (name, graph) in &models {
         for rows in [2u32, 4, 8, 16] {
             let mut fewer = HwConfig::default();
@@ -460,25 +519,44 @@ fn more_rows_never_cost_weight_stationary_compute() {
 /// On an output-stationary array the rows hold pixels, so the same holds
 /// for M.
 #[test]
-fn more_rows_never_cost_output_stationary_compute() {
-    for gemm in [Gemm { m: 100, k: 64, n: 32 }, Gemm { m: 3136, k: 27, n: 32 }, Gemm { m: 49, k: 960, n: 320 }] {
+fn doubling_rows_never_costs_output_stationary() {
+    for gemm in [
+        Gemm {
+            m: 100,
+            k: 64,
+            n: 32,
+        },
+        Gemm {
+            m: 3136,
+            k: 27,
+            n: 32,
+        },
+        Gemm {
+            m: 49,
+            k: 960,
+            n: 320,
+        },
+    ] {
         for rows in [1u32, 2, 4, 8, 16] {
             if gemm.m < 4 * u64::from(rows) {
                 continue;
             }
             let fewer = gemm_compute_cycles(gemm, &array(rows, 8, Dataflow::OutputStationary));
             let more = gemm_compute_cycles(gemm, &array(2 * rows, 8, Dataflow::OutputStationary));
-            assert!(more <= fewer, "{gemm:?}: {rows} rows {fewer:?}, {} rows {more:?}", 2 * rows);
+            assert!(
+                more <= fewer,
+                "{gemm:?}: {rows} rows {fewer:?}, {} rows {more:?}",
+                2 * rows
+            );
         }
     }
 }
 
-/// A layer that uses only one row per fold pays the longer fill of a taller
-/// array for nothing. This pins that the model says so rather than hiding
-/// it: K = 40 takes 5 folds on 8 rows but 3 folds on 16, and with one pixel
-/// the extra fill outweighs the saved fold.
+/// A layer of one pixel is bound by its weight loads, so a taller array
+/// costs it cycles: K = 40 takes 5 folds on 8 rows and 3 folds on 16, and
+/// with one pixel the longer passes outweigh the saved folds.
 #[test]
-fn more_rows_can_cost_a_single_pixel_layer() {
+fn more_rows_cost_single_pixel_layer() {
     let gemm = Gemm { m: 1, k: 40, n: 8 };
     let eight = gemm_compute_cycles(gemm, &array(8, 8, Dataflow::WeightStationary));
     let sixteen = gemm_compute_cycles(gemm, &array(16, 8, Dataflow::WeightStationary));
@@ -488,7 +566,9 @@ fn more_rows_can_cost_a_single_pixel_layer() {
 
 #[test]
 fn slower_dram_never_reduces_memory_cycles() {
-    let Some(models) = shared_models() else { return };
+    let Some(models) = shared_models() else {
+        return;
+    };
     for (name, graph) in &models {
         for hw_name in EXAMPLE_HW {
             let mut hw = example_hw(hw_name);
@@ -513,7 +593,9 @@ fn slower_dram_never_reduces_memory_cycles() {
 
 #[test]
 fn double_buffering_never_costs_cycles() {
-    let Some(models) = shared_models() else { return };
+    let Some(models) = shared_models() else {
+        return;
+    };
     for (name, graph) in &models {
         for hw_name in EXAMPLE_HW {
             let mut hw = example_hw(hw_name);
@@ -541,12 +623,11 @@ fn double_buffering_never_costs_cycles() {
     }
 }
 
-// ---------------------------------------------------------------------------
-// Whole networks.
-
 #[test]
 fn estimate_covers_every_layer_of_shared_models() {
-    let Some(models) = shared_models() else { return };
+    let Some(models) = shared_models() else {
+        return;
+    };
     for (name, graph) in &models {
         for hw_name in EXAMPLE_HW {
             let hw = example_hw(hw_name);
@@ -561,7 +642,10 @@ fn estimate_covers_every_layer_of_shared_models() {
                     layer.index,
                     layer.utilisation
                 );
-                let busiest = layer.compute_cycles.max(layer.memory_cycles).max(layer.ppu_cycles);
+                let busiest = layer
+                    .compute_cycles
+                    .max(layer.memory_cycles)
+                    .max(layer.ppu_cycles);
                 assert!(
                     layer.total_cycles >= busiest,
                     "{name} on {hw_name}, layer {}: total {} below a stage's {busiest}",
@@ -571,7 +655,10 @@ fn estimate_covers_every_layer_of_shared_models() {
             }
             eprintln!(
                 "{name} on {hw_name}: {} cycles, {:.1} us, {:.1} inferences/s, {} DRAM bytes",
-                report.total_cycles, report.latency_us, report.inferences_per_second, report.dram_bytes
+                report.total_cycles,
+                report.latency_us,
+                report.inferences_per_second,
+                report.dram_bytes
             );
         }
     }
@@ -579,7 +666,9 @@ fn estimate_covers_every_layer_of_shared_models() {
 
 #[test]
 fn depthwise_on_vector_unit_differs_from_array() {
-    let Some(models) = shared_models() else { return };
+    let Some(models) = shared_models() else {
+        return;
+    };
     let (_, graph) = &models[0];
     let mut hw = HwConfig::default();
     hw.array.depthwise = DepthwiseUnit::Array;
@@ -595,11 +684,8 @@ fn depthwise_on_vector_unit_differs_from_array() {
     }
 }
 
-// ---------------------------------------------------------------------------
-// Errors.
-
-/// Validation keeps every buffer at 1 KiB or more, which holds the
-/// smallest tile of these layers, so the description is changed by hand.
+/// Validation keeps every buffer at 1 KiB or more, enough for the smallest
+/// tile of this layer, so the description is changed by hand.
 #[test]
 fn tile_that_fits_no_buffer_is_an_error() {
     let graph = fully_connected_graph(1, 64, 8, 5);
@@ -607,7 +693,13 @@ fn tile_that_fits_no_buffer_is_an_error() {
     hw.buffers.weight_kib = 0;
     let error = estimate(&graph, &hw).unwrap_err();
     assert!(
-        matches!(error, TimingError::TileDoesNotFit { buffer: BufferKind::Weight, .. }),
+        matches!(
+            error,
+            TimingError::TileDoesNotFit {
+                buffer: BufferKind::Weight,
+                ..
+            }
+        ),
         "{error:?}"
     );
     // The smallest tile: one fold of 16 weights for one output channel and
@@ -626,5 +718,8 @@ fn unsupported_op_is_an_error() {
         name: "DEPTH_TO_SPACE".to_string(),
     };
     let error = estimate(&graph, &HwConfig::default()).unwrap_err();
-    assert_eq!(error.to_string(), "unsupported op DEPTH_TO_SPACE at index 0");
+    assert_eq!(
+        error.to_string(),
+        "unsupported op DEPTH_TO_SPACE at index 0"
+    );
 }

@@ -63,7 +63,7 @@ pub fn gemm_compute_cycles(gemm: Gemm, array: &ArrayConfig) -> Option<u64> {
 /// Compute cycles of a depthwise tile on the array: `groups` channel groups
 /// one after another, each an `M x kh*kw x depth_multiplier` GEMM. A group
 /// has its own input channel, which the activations broadcast along a row
-/// cannot share, so a pass holds one group and uses `depth_multiplier` of
+/// cannot share, so a pass contains one group and uses `depth_multiplier` of
 /// the columns.
 pub fn depthwise_array_cycles(groups: u64, group_gemm: Gemm, array: &ArrayConfig) -> Option<u64> {
     groups.checked_mul(gemm_compute_cycles(group_gemm, array)?)
@@ -137,7 +137,7 @@ mod tests {
     }
 
     #[test]
-    fn one_by_one_array_takes_one_extra_cycle_per_pass() {
+    fn one_by_one_array_pass_cycles() {
         let gemm = Gemm { m: 5, k: 3, n: 2 };
         let array = array(1, 1, Dataflow::WeightStationary);
         assert_eq!(gemm_compute_cycles(gemm, &array), Some(6 * 6));

@@ -1,14 +1,13 @@
 //! Errors of the timing model. Each names the layer (operator index and
-//! TFLite op name) it concerns and says what is wrong.
+//! TFLite op name) it concerns and what is wrong.
 //!
 //! Limitation: a layer that cannot be estimated stops the whole estimate,
-//! so a report never holds a partial network.
+//! so a report never contains a partial network.
 
 use super::BufferKind;
 use thiserror::Error;
 
-/// Why a layer, or a GEMM given to the cycle-stepped model, could not be
-/// timed.
+/// A failure to time a layer, or a GEMM given to the cycle-stepped model.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 pub enum TimingError {
     #[error("unsupported op {op} at index {index}")]
@@ -41,16 +40,16 @@ pub enum TimingError {
     },
 
     /// A cycle or byte count does not fit in 64 bits.
-    #[error("layer {index} ({op}): {what} overflows 64 bits")]
+    #[error("layer {index} ({op}): {quantity} overflows 64 bits")]
     Overflow {
         index: usize,
         op: String,
-        what: &'static str,
+        quantity: &'static str,
     },
 
     /// A sum over the layers does not fit in 64 bits.
-    #[error("network: {what} overflows 64 bits")]
-    TotalOverflow { what: &'static str },
+    #[error("network: {quantity} overflows 64 bits")]
+    TotalOverflow { quantity: &'static str },
 
     /// Operands given to the cycle-stepped model do not match its GEMM.
     #[error("invalid GEMM operands: {message}")]

@@ -55,11 +55,11 @@ pub(crate) fn estimate_layer(
     }
 }
 
-fn overflow(layer: &LayerTiming, what: &'static str) -> TimingError {
+fn overflow(layer: &LayerTiming, quantity: &'static str) -> TimingError {
     TimingError::Overflow {
         index: layer.index,
         op: layer.op.clone(),
-        what,
+        quantity,
     }
 }
 
@@ -80,7 +80,10 @@ fn mac_layer(
     let (unit, mac_slots) = if on_vector_unit {
         (ComputeUnit::VectorUnit, vector_lanes(&hw.array))
     } else {
-        (ComputeUnit::Array, u64::from(hw.array.rows) * u64::from(hw.array.cols))
+        (
+            ComputeUnit::Array,
+            u64::from(hw.array.rows) * u64::from(hw.array.cols),
+        )
     };
     layer.gemm = Some(Gemm {
         m: shape.m,
@@ -192,7 +195,10 @@ fn fill_cycles(
     let mut sums = [0u64; 3];
     for tile in stages {
         let memory = tile.load.checked_add(tile.store);
-        for (sum, part) in sums.iter_mut().zip([Some(tile.compute), memory, Some(tile.ppu)]) {
+        for (sum, part) in sums
+            .iter_mut()
+            .zip([Some(tile.compute), memory, Some(tile.ppu)])
+        {
             *sum = part
                 .and_then(|cycles| sum.checked_add(cycles))
                 .ok_or_else(|| overflow(layer, "the layer's cycle count"))?;

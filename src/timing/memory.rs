@@ -65,7 +65,8 @@ pub(crate) fn pipeline_cycles(tiles: &[TileStages], double_buffered: bool) -> Op
     };
     let mut total = 0u64;
     for slot in 0..tiles.len() + 3 {
-        let port = stage(Some(slot), |t| t.load).checked_add(stage(slot.checked_sub(3), |t| t.store))?;
+        let port =
+            stage(Some(slot), |t| t.load).checked_add(stage(slot.checked_sub(3), |t| t.store))?;
         let compute = stage(slot.checked_sub(1), |t| t.compute);
         let ppu = stage(slot.checked_sub(2), |t| t.ppu);
         total = total.checked_add(port.max(compute).max(ppu))?;
@@ -109,7 +110,11 @@ mod tests {
 
     #[test]
     fn double_buffered_hides_transfers_behind_compute() {
-        let tiles = [tile(10, 100, 5, 7), tile(10, 100, 5, 7), tile(10, 100, 5, 7)];
+        let tiles = [
+            tile(10, 100, 5, 7),
+            tile(10, 100, 5, 7),
+            tile(10, 100, 5, 7),
+        ];
         // Slots: load 0 | compute 0 | compute 1 | compute 2 | store 1 beside
         // ppu 2 | store 2, each as long as its slowest stage.
         assert_eq!(

@@ -36,6 +36,7 @@
 
 mod array;
 mod error;
+mod footprint;
 mod layer;
 mod memory;
 mod shape;
@@ -43,8 +44,8 @@ pub mod stepped;
 mod tiling;
 
 pub use array::{
-    depthwise_array_cycles, depthwise_vector_cycles, gemm_compute_cycles, gemm_passes,
-    pass_cycles, ppu_cycles, vector_lanes,
+    depthwise_array_cycles, depthwise_vector_cycles, gemm_compute_cycles, gemm_passes, pass_cycles,
+    ppu_cycles, vector_lanes,
 };
 pub use error::TimingError;
 pub use memory::transfer_cycles;
@@ -85,7 +86,7 @@ pub enum BufferKind {
 }
 
 impl BufferKind {
-    /// The `[buffers]` key that sizes this buffer.
+    /// Returns the `[buffers]` key that sizes this buffer.
     pub fn key(self) -> &'static str {
         match self {
             BufferKind::Input => "input_kib",
@@ -198,11 +199,11 @@ pub fn estimate(graph: &Graph, hw: &HwConfig) -> Result<TimingReport, TimingErro
         .map(|(index, op)| layer::estimate_layer(graph, index, op, hw))
         .collect::<Result<Vec<_>, _>>()?;
 
-    let sum = |field: fn(&LayerTiming) -> u64, what: &'static str| {
+    let sum = |field: fn(&LayerTiming) -> u64, quantity: &'static str| {
         layers
             .iter()
             .try_fold(0u64, |total, layer| total.checked_add(field(layer)))
-            .ok_or(TimingError::TotalOverflow { what })
+            .ok_or(TimingError::TotalOverflow { quantity })
     };
     let total_cycles = sum(|layer| layer.total_cycles, "the total cycle count")?;
     let clock_mhz = hw.device.clock_mhz;

@@ -1,5 +1,5 @@
-//! What the timing model needs to know about each operator: the GEMM of a
-//! MAC layer with the window geometry behind it, or the bytes and element
+//! The facts the timing model reads from each operator: the GEMM of a MAC
+//! layer with the window geometry behind it, or the bytes and element
 //! operations of any other operator.
 //!
 //! Limitation: shapes are read from the graph's tensors as import checked
@@ -81,10 +81,20 @@ pub(crate) fn layer_work(graph: &Graph, index: usize, op: &Op) -> Result<LayerWo
     let reader = OpReader { graph, index, op };
     match &op.kind {
         OpKind::Conv2d(attrs) => reader
-            .window(MacKind::Conv, attrs.padding, [attrs.stride.h, attrs.stride.w], [attrs.dilation.h, attrs.dilation.w])
+            .window(
+                MacKind::Conv,
+                attrs.padding,
+                [attrs.stride.h, attrs.stride.w],
+                [attrs.dilation.h, attrs.dilation.w],
+            )
             .map(LayerWork::Mac),
         OpKind::DepthwiseConv2d(attrs) => reader
-            .window(MacKind::Depthwise, attrs.padding, [attrs.stride.h, attrs.stride.w], [attrs.dilation.h, attrs.dilation.w])
+            .window(
+                MacKind::Depthwise,
+                attrs.padding,
+                [attrs.stride.h, attrs.stride.w],
+                [attrs.dilation.h, attrs.dilation.w],
+            )
             .map(LayerWork::Mac),
         OpKind::FullyConnected(_) => reader.fully_connected().map(LayerWork::Mac),
         OpKind::Reshape => Ok(LayerWork::Free),
@@ -111,19 +121,19 @@ impl OpReader<'_> {
         }
     }
 
-    fn overflow(&self, what: &'static str) -> TimingError {
+    fn overflow(&self, quantity: &'static str) -> TimingError {
         TimingError::Overflow {
             index: self.index,
             op: self.op.kind.name().to_string(),
-            what,
+            quantity,
         }
     }
 
-    fn input(&self, position: usize, what: &str) -> Result<&Tensor, TimingError> {
+    fn input(&self, position: usize, role: &str) -> Result<&Tensor, TimingError> {
         self.op
             .input(position)
             .and_then(|id| self.graph.get_tensor(id))
-            .ok_or_else(|| self.invalid(format!("{what} (input {position}) is missing")))
+            .ok_or_else(|| self.invalid(format!("{role} (input {position}) is missing")))
     }
 
     fn output(&self) -> Result<&Tensor, TimingError> {
@@ -133,11 +143,11 @@ impl OpReader<'_> {
             .ok_or_else(|| self.invalid("output tensor is missing".to_string()))
     }
 
-    fn rank4(&self, tensor: &Tensor, what: &str, layout: &str) -> Result<[u64; 4], TimingError> {
+    fn rank4(&self, tensor: &Tensor, role: &str, layout: &str) -> Result<[u64; 4], TimingError> {
         match tensor.shape.as_slice() {
             &[a, b, c, d] => Ok([a, b, c, d].map(|dim| dim as u64)),
             shape => Err(self.invalid(format!(
-                "{what} \"{}\" has shape {shape:?}; expected rank 4 ({layout})",
+                "{role} \"{}\" has shape {shape:?}; expected rank 4 ({layout})",
                 tensor.name
             ))),
         }
@@ -158,8 +168,7 @@ impl OpReader<'_> {
             _ => "cout, kh, kw, cin",
         };
         let filter = self.rank4(self.input(1, "filter")?, "filter", filter_layout)?;
-        let [_, out_rows, out_cols, out_channels] =
-            self.rank4(self.output()?, "output", "NHWC")?;
+        let [_, out_rows, out_cols, out_channels] = self.rank4(self.output()?, "output", "NHWC")?;
         let [kernel_rows, kernel_cols] = [filter[1], filter[2]];
 
         let (groups, group_inputs, group_outputs) = match kind {
@@ -188,14 +197,16 @@ impl OpReader<'_> {
             .and_then(|taps| taps.checked_mul(group_inputs))
             .ok_or_else(overflow)?;
         let pad_before = |input: u64, kernel: u64, axis: usize, output: u64| match padding {
-            Padding::Same => geometry::padding(
-                input as usize,
-                kernel as usize,
-                stride[axis],
-                dilation[axis],
-                output as usize,
-            )
-            .before as u64,
+            Padding::Same => {
+                geometry::padding(
+                    input as usize,
+                    kernel as usize,
+                    stride[axis],
+                    dilation[axis],
+                    output as usize,
+                )
+                .before as u64
+            }
             Padding::Valid => 0,
         };
         Ok(MacShape {
@@ -275,8 +286,8 @@ impl OpReader<'_> {
             })
     }
 
-    /// Every operator other than the MAC layers and RESHAPE: reads its data
-    /// inputs, writes its output, and does `operations` element operations.
+    /// Reads the work of any operator other than the MAC layers and RESHAPE:
+    /// the bytes of its data inputs and output, and its element operations.
     fn vector(&self, kind: &OpKind) -> Result<VectorWork, TimingError> {
         // Shape, permutation, axis and padding operands are a few bytes the
         // controller holds; only the data moves.

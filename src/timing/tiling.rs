@@ -11,16 +11,17 @@
 //! the largest pixel block that fits, and both loop orders. It keeps the
 //! tiling with the fewest compute cycles, then the fewest PPU cycles, then
 //! the fewest DRAM bytes. None of these depends on the DRAM port or on
-//! double buffering, so neither changes the tiling, and adding rows can
-//! only lower the best compute count.
+//! double buffering, so neither changes the tiling. The candidates depend
+//! on the row count only when K has to be split.
 //!
 //! Limitation: this is a heuristic search over a small family, not an
 //! optimal schedule, and it may move many more bytes to save a few compute
-//! cycles, which costs time on a memory-bound layer. The input footprint of
-//! a tile that spans two images of a batch, or of a K block smaller than
-//! the whole of K, is approximated.
+//! cycles, which costs time on a memory-bound layer. The input of a K block
+//! smaller than the whole of K is approximated.
 
-use super::array::{depthwise_array_cycles, depthwise_vector_cycles, gemm_compute_cycles, ppu_cycles};
+use super::array::{
+    depthwise_array_cycles, depthwise_vector_cycles, gemm_compute_cycles, ppu_cycles,
+};
 use super::memory::{transfer_cycles, TileStages};
 use super::shape::{MacKind, MacShape};
 use super::{BufferKind, Gemm};
@@ -91,7 +92,7 @@ pub(crate) struct DoesNotFit {
     pub available_bytes: u64,
 }
 
-/// Why tiling failed.
+/// A tiling failure.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum TilingFailure {
     DoesNotFit(DoesNotFit),
@@ -212,25 +213,32 @@ impl TilingProblem<'_> {
 
         match best {
             Some((_, candidate)) => self.build(&candidate).ok_or(TilingFailure::Overflow),
-            None => Err(smallest_failure.map_or(TilingFailure::Overflow, TilingFailure::DoesNotFit)),
+            None => {
+                Err(smallest_failure.map_or(TilingFailure::Overflow, TilingFailure::DoesNotFit))
+            }
         }
     }
 
-    /// The buffer the whole layer as one tile overflows the most, or `None`
-    /// when it fits every buffer.
+    /// Returns the buffer the whole layer as one tile overflows the most, or
+    /// `None` when it fits every buffer.
     pub fn limited_by(&self) -> Option<BufferKind> {
         let shape = &self.shape;
         let needs = [
             (
                 BufferKind::Input,
                 self.input_bytes(
-                    self.input_rows(0, shape.out_rows).saturating_mul(shape.in_cols),
+                    shape
+                        .input_rows(0, shape.out_rows)
+                        .saturating_mul(shape.in_cols),
                     shape.k,
                     shape.n,
                 ),
             ),
             (BufferKind::Weight, self.weight_bytes(shape.k, shape.n)),
-            (BufferKind::Accumulator, self.accumulator_bytes(shape.m, shape.n)),
+            (
+                BufferKind::Accumulator,
+                self.accumulator_bytes(shape.m, shape.n),
+            ),
             (BufferKind::Output, self.output_bytes(shape.m, shape.n)),
         ];
         let mut worst = None;
@@ -279,7 +287,9 @@ impl TilingProblem<'_> {
             // channels at a time, the array on one group at a time.
             MacKind::Depthwise => {
                 let granule = match self.array.depthwise {
-                    DepthwiseUnit::Vector => u64::from(self.array.cols).div_ceil(shape.group_outputs),
+                    DepthwiseUnit::Vector => {
+                        u64::from(self.array.cols).div_ceil(shape.group_outputs)
+                    }
                     DepthwiseUnit::Array => 1,
                 };
                 block_sizes(shape.groups, granule.max(1))
@@ -289,58 +299,6 @@ impl TilingProblem<'_> {
             }
             _ => block_sizes(shape.n, u64::from(self.array.cols)),
         }
-    }
-
-    /// Input pixels read by `rows` whole output rows at the worst place:
-    /// away from the padding, within one image. Every tile of that many
-    /// rows reads at most this many.
-    fn max_rows_footprint(&self, rows: u64) -> u64 {
-        let shape = &self.shape;
-        window_extent(rows, shape.stride_rows, shape.span_rows)
-            .min(shape.in_rows)
-            .saturating_mul(shape.in_cols)
-    }
-
-    /// Input pixels read by `cols` output columns of one row at the worst
-    /// place.
-    fn max_columns_footprint(&self, cols: u64) -> u64 {
-        let shape = &self.shape;
-        let rows = shape.span_rows.min(shape.in_rows);
-        let cols = window_extent(cols, shape.stride_cols, shape.span_cols).min(shape.in_cols);
-        rows.saturating_mul(cols)
-    }
-
-    /// Input rows read by `count` output rows from stacked row `first`,
-    /// padding excluded, image by image.
-    fn input_rows(&self, first: u64, count: u64) -> u64 {
-        let shape = &self.shape;
-        let image_rows = shape.image_rows.max(1);
-        let end = first + count;
-        let mut row = first;
-        let mut total = 0u64;
-        while row < end {
-            let image_end = (row / image_rows + 1) * image_rows;
-            let segment_end = end.min(image_end);
-            let local_first = row % image_rows;
-            let local_count = segment_end - row;
-            total = total.saturating_add(input_span(
-                local_first,
-                local_count,
-                shape.stride_rows,
-                shape.span_rows,
-                shape.pad_rows,
-                shape.in_rows,
-            ));
-            row = segment_end;
-        }
-        total
-    }
-
-    /// Input columns read by `count` output columns from column `first`,
-    /// padding excluded.
-    fn input_cols(&self, first: u64, count: u64) -> u64 {
-        let shape = &self.shape;
-        input_span(first, count, shape.stride_cols, shape.span_cols, shape.pad_cols, shape.in_cols)
     }
 
     /// Input bytes of a tile reading `footprint` input pixels for a K block
@@ -360,7 +318,8 @@ impl TilingProblem<'_> {
         packed_bytes(elements, self.bits.activation)
     }
 
-    /// Weights and the bias of their output channels.
+    /// Returns the bytes of `k_size x n_size` weights and the bias of their
+    /// output channels.
     fn weight_bytes(&self, k_size: u64, n_size: u64) -> Option<u64> {
         let weights = packed_bytes(k_size.checked_mul(n_size)?, self.bits.weight)?;
         weights.checked_add(packed_bytes(n_size, self.bits.accumulator)?)
@@ -386,9 +345,9 @@ impl TilingProblem<'_> {
         }
     }
 
-    /// The largest pixel block that fits with these K and output-channel
-    /// blocks: as many whole output rows as possible, else as many columns
-    /// of one row.
+    /// Finds the largest pixel block that fits with these K and
+    /// output-channel blocks: as many whole output rows as possible, else as
+    /// many columns of one row.
     fn fit(&self, k_tile: u64, n_tile: u64) -> Result<PixelBlock, DoesNotFit> {
         let shape = &self.shape;
         self.fits(BufferKind::Weight, self.weight_bytes(k_tile, n_tile))?;
@@ -406,19 +365,24 @@ impl TilingProblem<'_> {
             .min(per_buffer(BufferKind::Output, self.bits.activation));
 
         let input_fits = |footprint: u64| {
-            self.fits(BufferKind::Input, self.input_bytes(footprint, k_tile, n_tile))
+            self.fits(
+                BufferKind::Input,
+                self.input_bytes(footprint, k_tile, n_tile),
+            )
         };
         let row_cap = (pixel_cap / shape.out_cols.max(1)).min(shape.out_rows);
-        if let Some(rows) = largest_passing(row_cap, |rows| input_fits(self.max_rows_footprint(rows)).is_ok()) {
+        if let Some(rows) = largest_passing(row_cap, |rows| {
+            input_fits(shape.max_rows_footprint(rows)).is_ok()
+        }) {
             return Ok(PixelBlock::Rows(rows));
         }
         let column_cap = pixel_cap.min(shape.out_cols);
-        if let Some(cols) =
-            largest_passing(column_cap, |cols| input_fits(self.max_columns_footprint(cols)).is_ok())
-        {
+        if let Some(cols) = largest_passing(column_cap, |cols| {
+            input_fits(shape.max_columns_footprint(cols)).is_ok()
+        }) {
             return Ok(PixelBlock::Columns(cols));
         }
-        input_fits(self.max_columns_footprint(1))?;
+        input_fits(shape.max_columns_footprint(1))?;
         // Only an empty output leaves no block at all.
         Ok(PixelBlock::Rows(1))
     }
@@ -427,7 +391,9 @@ impl TilingProblem<'_> {
         let shape = &self.shape;
         match block {
             PixelBlock::Rows(rows) => shape.out_rows.div_ceil(rows),
-            PixelBlock::Columns(cols) => shape.out_rows.saturating_mul(shape.out_cols.div_ceil(cols)),
+            PixelBlock::Columns(cols) => {
+                shape.out_rows.saturating_mul(shape.out_cols.div_ceil(cols))
+            }
         }
     }
 
@@ -438,25 +404,29 @@ impl TilingProblem<'_> {
         match block {
             PixelBlock::Rows(rows) => {
                 let first = index * rows;
-                let these = rows.min(shape.out_rows - first);
-                let footprint = self.input_rows(first, these).saturating_mul(shape.in_cols);
-                (these * shape.out_cols, footprint)
+                let count = rows.min(shape.out_rows - first);
+                let footprint = shape.input_rows(first, count).saturating_mul(shape.in_cols);
+                (count * shape.out_cols, footprint)
             }
             PixelBlock::Columns(cols) => {
                 let per_row = shape.out_cols.div_ceil(cols);
                 let row = index / per_row;
                 let first = (index % per_row) * cols;
-                let these = cols.min(shape.out_cols - first);
-                let footprint = self
+                let count = cols.min(shape.out_cols - first);
+                let footprint = shape
                     .input_rows(row, 1)
-                    .saturating_mul(self.input_cols(first, these));
-                (these, footprint)
+                    .saturating_mul(shape.input_cols(first, count));
+                (count, footprint)
             }
         }
     }
 
     /// Visits every tile of `candidate` in execution order.
-    fn for_each_tile(&self, candidate: &Candidate, mut visit: impl FnMut(Tile) -> Option<()>) -> Option<()> {
+    fn for_each_tile(
+        &self,
+        candidate: &Candidate,
+        mut visit: impl FnMut(Tile) -> Option<()>,
+    ) -> Option<()> {
         let shape = &self.shape;
         let m_tiles = self.pixel_tiles(candidate.pixels);
         let k_tiles = shape.k.div_ceil(candidate.k_tile);
@@ -468,18 +438,18 @@ impl TilingProblem<'_> {
 
         let mut previous_input = None;
         let mut previous_weights = None;
-        for o in 0..outer {
-            for i in 0..middle {
+        for outer_index in 0..outer {
+            for middle_index in 0..middle {
                 let (m, n) = match candidate.order {
-                    LoopOrder::PixelsOuter => (o, i),
-                    LoopOrder::ChannelsOuter => (i, o),
+                    LoopOrder::PixelsOuter => (outer_index, middle_index),
+                    LoopOrder::ChannelsOuter => (middle_index, outer_index),
                 };
                 let (pixels, footprint) = self.pixel_part(candidate.pixels, m);
                 let n_size = candidate.n_tile.min(shape.n - n * candidate.n_tile);
                 for k in 0..k_tiles {
                     let k_size = candidate.k_tile.min(shape.k - k * candidate.k_tile);
-                    // A depthwise input tile holds the channels of its
-                    // output block; any other holds its K block.
+                    // A depthwise input tile contains the channels of its
+                    // output block, and any other contains its K block.
                     let input_id = match shape.kind {
                         MacKind::Depthwise => (m, n),
                         _ => (m, k),
@@ -543,7 +513,10 @@ impl TilingProblem<'_> {
             let outputs = tile.pixels.checked_mul(tile.n_size)?;
             let output_bytes = self.output_bytes(tile.pixels, tile.n_size)?;
             bytes = bytes.checked_add(output_bytes)?;
-            (ppu_cycles(outputs, self.array), transfer_cycles(output_bytes, self.dram)?)
+            (
+                ppu_cycles(outputs, self.array),
+                transfer_cycles(output_bytes, self.dram)?,
+            )
         } else {
             (0, 0)
         };
@@ -588,11 +561,11 @@ impl TilingProblem<'_> {
         let (m_tile_rows, m_tile_cols, footprint) = match candidate.pixels {
             PixelBlock::Rows(rows) => {
                 let rows = rows.min(shape.out_rows);
-                (rows, shape.out_cols, self.max_rows_footprint(rows))
+                (rows, shape.out_cols, shape.max_rows_footprint(rows))
             }
             PixelBlock::Columns(cols) => {
                 let cols = cols.min(shape.out_cols);
-                (1, cols, self.max_columns_footprint(cols))
+                (1, cols, shape.max_columns_footprint(cols))
             }
         };
         let m_tile = m_tile_rows * m_tile_cols;
@@ -621,28 +594,8 @@ impl TilingProblem<'_> {
     }
 }
 
-/// Input positions one axis of a window spans for `count` consecutive
-/// outputs, padding included.
-fn window_extent(count: u64, stride: u64, span: u64) -> u64 {
-    (count.max(1) - 1).saturating_mul(stride).saturating_add(span)
-}
-
-/// Input positions, padding excluded, that `count` outputs from output
-/// `first` read along one axis of `input` positions with `pad` positions of
-/// padding before.
-fn input_span(first: u64, count: u64, stride: u64, span: u64, pad: u64, input: u64) -> u64 {
-    if count == 0 {
-        return 0;
-    }
-    let start = first.saturating_mul(stride);
-    let end = start.saturating_add(window_extent(count, stride, span));
-    let start = start.saturating_sub(pad).min(input);
-    let end = end.saturating_sub(pad).min(input);
-    end - start
-}
-
-/// The largest `x` in `1..=max` for which `passes(x)` holds, given that
-/// `passes` holds for every value below one for which it holds.
+/// Returns the largest `x` in `1..=max` for which `passes(x)` is true,
+/// given that `passes` is true below every value where it is true.
 fn largest_passing(max: u64, passes: impl Fn(u64) -> bool) -> Option<u64> {
     if max == 0 || !passes(1) {
         return None;
@@ -663,8 +616,8 @@ fn largest_passing(max: u64, passes: impl Fn(u64) -> bool) -> Option<u64> {
 mod tests {
     use super::*;
 
-    /// A 3 x 3 SAME convolution, stride 1, of an 8 x 8 x 4 input to 8
-    /// channels: M = 64, K = 36, N = 8.
+    /// Builds a 3 x 3 SAME convolution, stride 1, of an 8 x 8 x 4 input to
+    /// 8 channels: M = 64, K = 36, N = 8.
     fn conv_shape() -> MacShape {
         MacShape {
             kind: MacKind::Conv,
@@ -739,7 +692,7 @@ mod tests {
     }
 
     #[test]
-    fn pixels_outer_keeps_the_input_for_every_channel_block() {
+    fn pixels_outer_reuses_input_tile() {
         // 16 output channels of 36 weights and a 32-bit bias: 640 bytes,
         // more than the 512-byte budget forced below, so N is split.
         let shape = MacShape {
@@ -766,40 +719,6 @@ mod tests {
         assert_eq!(block_sizes(64, 16), vec![64, 32, 16, 8, 4, 2, 1]);
         assert_eq!(block_sizes(5, 16), vec![5, 2, 1]);
         assert_eq!(block_sizes(1, 1), vec![1]);
-    }
-
-    #[test]
-    fn input_span_leaves_out_padding() {
-        // 3-tap window, stride 1, one padding position before 8 inputs.
-        assert_eq!(input_span(0, 4, 1, 3, 1, 8), 5);
-        assert_eq!(input_span(4, 4, 1, 3, 1, 8), 5);
-        assert_eq!(input_span(0, 8, 1, 3, 1, 8), 8);
-        // Stride 2 with no padding: outputs 1 and 2 read inputs 2 to 6.
-        assert_eq!(input_span(1, 2, 2, 3, 0, 9), 5);
-        assert_eq!(input_span(3, 0, 2, 3, 0, 9), 0);
-    }
-
-    #[test]
-    fn input_rows_split_at_image_boundaries() {
-        let shape = MacShape {
-            out_rows: 16,
-            m: 128,
-            ..conv_shape()
-        };
-        let array = ArrayConfig::default();
-        let buffers = BufferConfig::default();
-        let dram = DramConfig::default();
-        let problem = TilingProblem {
-            shape,
-            bits: INT8,
-            array: &array,
-            buffers: &buffers,
-            dram: &dram,
-        };
-        // Rows 6 to 9 are the last two of image 0 (inputs 5 to 7) and the
-        // first two of image 1 (inputs 0 to 2).
-        assert_eq!(problem.input_rows(6, 4), 3 + 3);
-        assert_eq!(problem.input_rows(0, 16), 16);
     }
 
     #[test]

@@ -1,9 +1,9 @@
 //! Lowering of a CONV_2D or FULLY_CONNECTED layer and its input value to
 //! the GEMM operands the stepped array takes (im2col).
 //!
-//! `a` holds `x - zx` for every output pixel and every K term in the weight
-//! layout order `(ky, kx, cin)`, with 0 for a padded tap. `b` holds the
-//! weights minus their zero point, K by output channel. This is the
+//! `a` contains `x - zx` for every output pixel and every K term in the weight
+//! layout order `(ky, kx, cin)`, with 0 for a padded tap. `b` contains
+//! the weights minus their zero point, K by output channel. This is the
 //! `zero_point = "subtract"` datapath on operands that are already in the
 //! layer's formats. Limitation: no operand requantisation and no `fold`
 //! zero point. DEPTHWISE_CONV_2D is not lowered.
@@ -26,7 +26,7 @@ pub struct LoweredGemm {
 }
 
 impl LoweredGemm {
-    /// The operands, borrowed for [`super::run_gemm`].
+    /// Borrows the operands for [`super::run_gemm`].
     pub fn operands(&self) -> GemmOperands<'_> {
         GemmOperands {
             gemm: self.gemm,
@@ -43,9 +43,15 @@ pub fn lower_layer(
     index: usize,
     input: &TensorValue,
 ) -> Result<LoweredGemm, TimingError> {
-    let op = graph.ops.get(index).ok_or_else(|| TimingError::InvalidGemm {
-        message: format!("no operator at index {index}; the graph has {}", graph.ops.len()),
-    })?;
+    let op = graph
+        .ops
+        .get(index)
+        .ok_or_else(|| TimingError::InvalidGemm {
+            message: format!(
+                "no operator at index {index}; the graph has {}",
+                graph.ops.len()
+            ),
+        })?;
     let invalid = |message: String| TimingError::InvalidLayer {
         index,
         op: op.kind.name().to_string(),
@@ -75,23 +81,48 @@ pub fn lower_layer(
         .quantization
         .as_ref()
         .map_or(0, |q| q.zero_point(0));
-    let x: Vec<i64> = input.to_i64_vec().into_iter().map(|v| v - zero_point).collect();
+    let x: Vec<i64> = input
+        .to_i64_vec()
+        .into_iter()
+        .map(|v| v - zero_point)
+        .collect();
     let weights = weight_values(filter).ok_or_else(|| {
-        invalid(format!("filter \"{}\" has no integer constant data", filter.name))
+        invalid(format!(
+            "filter \"{}\" has no integer constant data",
+            filter.name
+        ))
     })?;
 
     let (gemm, a, b) = match &op.kind {
         OpKind::Conv2d(attrs) => {
-            let geometry = ConvGeometry::read(input_tensor, filter, output, attrs.padding, [attrs.stride.h, attrs.stride.w], [attrs.dilation.h, attrs.dilation.w])
-                .ok_or_else(|| invalid("shapes are not NHWC input, [cout, kh, kw, cin] filter and NHWC output".to_string()))?;
+            let geometry = ConvGeometry::read(
+                input_tensor,
+                filter,
+                output,
+                attrs.padding,
+                [attrs.stride.h, attrs.stride.w],
+                [attrs.dilation.h, attrs.dilation.w],
+            )
+            .ok_or_else(|| {
+                invalid(
+                    "shapes are not NHWC input, [cout, kh, kw, cin] filter and NHWC output"
+                        .to_string(),
+                )
+            })?;
             geometry.lower(&x, &weights)
         }
         OpKind::FullyConnected(_) => {
             let [units, depth] = filter.shape[..] else {
-                return Err(invalid(format!("weights have shape {:?}; expected [units, depth]", filter.shape)));
+                return Err(invalid(format!(
+                    "weights have shape {:?}; expected [units, depth]",
+                    filter.shape
+                )));
             };
             if depth == 0 || !x.len().is_multiple_of(depth) {
-                return Err(invalid(format!("{} input elements are not a multiple of depth {depth}", x.len())));
+                return Err(invalid(format!(
+                    "{} input elements are not a multiple of depth {depth}",
+                    x.len()
+                )));
             }
             let gemm = Gemm {
                 m: (x.len() / depth) as u64,
@@ -109,9 +140,12 @@ pub fn lower_layer(
     };
 
     let bias = match op.input(2).and_then(|id| graph.get_tensor(id)) {
-        Some(tensor) => tensor
-            .data_as_i64()
-            .ok_or_else(|| invalid(format!("bias \"{}\" has no integer constant data", tensor.name)))?,
+        Some(tensor) => tensor.data_as_i64().ok_or_else(|| {
+            invalid(format!(
+                "bias \"{}\" has no integer constant data",
+                tensor.name
+            ))
+        })?,
         None => vec![0; gemm.n as usize],
     };
     Ok(LoweredGemm { gemm, a, b, bias })
@@ -128,7 +162,11 @@ fn weight_values(filter: &Tensor) -> Option<Vec<i64>> {
             .iter()
             .enumerate()
             .map(|(i, &w)| {
-                let channel = if per_channel { i / channel_len.max(1) } else { 0 };
+                let channel = if per_channel {
+                    i / channel_len.max(1)
+                } else {
+                    0
+                };
                 w - quantization.map_or(0, |q| q.zero_point(channel))
             })
             .collect(),
@@ -169,14 +207,22 @@ impl ConvGeometry {
         stride: [usize; 2],
         dilation: [usize; 2],
     ) -> Option<ConvGeometry> {
-        let [batch, in_rows, in_cols, channels] = input.shape[..] else { return None };
-        let [out_channels, kernel_rows, kernel_cols, filter_channels] = filter.shape[..] else { return None };
-        let [_, out_rows, out_cols, _] = output.shape[..] else { return None };
+        let [batch, in_rows, in_cols, channels] = input.shape[..] else {
+            return None;
+        };
+        let [out_channels, kernel_rows, kernel_cols, filter_channels] = filter.shape[..] else {
+            return None;
+        };
+        let [_, out_rows, out_cols, _] = output.shape[..] else {
+            return None;
+        };
         if filter_channels != channels {
             return None;
         }
         let pad = |axis: usize, input: usize, kernel: usize, out: usize| match padding {
-            Padding::Same => geometry::padding(input, kernel, stride[axis], dilation[axis], out).before,
+            Padding::Same => {
+                geometry::padding(input, kernel, stride[axis], dilation[axis], out).before
+            }
             Padding::Valid => 0,
         };
         Some(ConvGeometry {
@@ -190,7 +236,10 @@ impl ConvGeometry {
             kernel: [kernel_rows, kernel_cols],
             stride,
             dilation,
-            pad_before: [pad(0, in_rows, kernel_rows, out_rows), pad(1, in_cols, kernel_cols, out_cols)],
+            pad_before: [
+                pad(0, in_rows, kernel_rows, out_rows),
+                pad(1, in_cols, kernel_cols, out_cols),
+            ],
         })
     }
 
@@ -205,15 +254,21 @@ impl ConvGeometry {
                 for out_col in 0..self.out_cols {
                     for ky in 0..self.kernel[0] {
                         for kx in 0..self.kernel[1] {
-                            let in_row = (out_row * self.stride[0] + ky * self.dilation[0]).checked_sub(self.pad_before[0]);
-                            let in_col = (out_col * self.stride[1] + kx * self.dilation[1]).checked_sub(self.pad_before[1]);
+                            let in_row = (out_row * self.stride[0] + ky * self.dilation[0])
+                                .checked_sub(self.pad_before[0]);
+                            let in_col = (out_col * self.stride[1] + kx * self.dilation[1])
+                                .checked_sub(self.pad_before[1]);
                             let inside = match (in_row, in_col) {
-                                (Some(r), Some(c)) if r < self.in_rows && c < self.in_cols => Some((r, c)),
+                                (Some(r), Some(c)) if r < self.in_rows && c < self.in_cols => {
+                                    Some((r, c))
+                                }
                                 _ => None,
                             };
                             for channel in 0..self.channels {
                                 a.push(inside.map_or(0, |(r, c)| {
-                                    x[((image * self.in_rows + r) * self.in_cols + c) * self.channels + channel]
+                                    x[((image * self.in_rows + r) * self.in_cols + c)
+                                        * self.channels
+                                        + channel]
                                 }));
                             }
                         }

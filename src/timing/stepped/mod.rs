@@ -1,17 +1,18 @@
 //! A cycle-stepped model of the MAC array: every processing element's
 //! registers, every cycle, for one GEMM tile.
 //!
-//! Each clock cycle runs three phases, each its own function: `settle`
+//! Each clock cycle runs three phases, each its own function. `settle`
 //! computes every combinational wire (operands passed on, products, partial
-//! sums) from the registers and this cycle's edge inputs, `commit` latches
-//! the registers and the accumulator buffer, and `advance` moves the
-//! controller through its passes. The array runs the schedule whose length
+//! sums) from the registers and this cycle's edge inputs. `commit` latches
+//! the registers and the accumulator buffer. `advance` moves the controller
+//! through its passes. The array runs the schedule whose length
 //! [`super::gemm_compute_cycles`] gives, so the two must agree exactly.
 //! Operands carry their GEMM indices as tags, and the accumulator buffer
 //! adds each result at the indices it arrives with, so a scheduling error
 //! shows up as a wrong value.
 //!
-//! Limitation: accumulators are i64 and never overflow. The bit-exact
+//! Limitation: accumulators are i64 and wrap on overflow, which operands of
+//! up to 17 bits cannot reach with fewer than 2^30 K terms. The bit-exact
 //! accumulator widths, the fold order under saturation and the PPU live in
 //! the executor. The model is for small tiles: it costs
 //! `rows * cols` PE updates per cycle.
@@ -75,7 +76,10 @@ fn run_to_completion(circuit: &mut impl Clocked) -> u64 {
 /// with `array.dataflow`, returning the accumulators and the cycle count.
 ///
 /// Fails when the operand lengths do not match the GEMM.
-pub fn run_gemm(operands: GemmOperands<'_>, array: &ArrayConfig) -> Result<SteppedRun, TimingError> {
+pub fn run_gemm(
+    operands: GemmOperands<'_>,
+    array: &ArrayConfig,
+) -> Result<SteppedRun, TimingError> {
     check_operands(&operands)?;
     let rows = array.rows as usize;
     let cols = array.cols as usize;
@@ -101,7 +105,10 @@ pub fn run_gemm(operands: GemmOperands<'_>, array: &ArrayConfig) -> Result<Stepp
 
 fn check_operands(operands: &GemmOperands<'_>) -> Result<(), TimingError> {
     let Gemm { m, k, n } = operands.gemm;
-    let expected = |rows: u64, cols: u64| rows.checked_mul(cols).and_then(|len| usize::try_from(len).ok());
+    let expected = |rows: u64, cols: u64| {
+        rows.checked_mul(cols)
+            .and_then(|len| usize::try_from(len).ok())
+    };
     for (name, len, shape) in [
         ("a", operands.a.len(), (m, k)),
         ("b", operands.b.len(), (k, n)),

@@ -1,7 +1,7 @@
 //! The output-stationary array: M on the rows, N on the columns, K
 //! streaming through.
 //!
-//! A pass holds a tile of `rows` output pixels by `cols` output channels.
+//! A pass covers a tile of `rows` output pixels by `cols` output channels.
 //! Row `r` receives `a[m0 + r][k]` from the left and column `c` receives
 //! `b[k][n0 + c]` from the top, both at stream cycle `k + r` or `k + c`, so
 //! they meet in PE `(r, c)` at cycle `k + r + c`, where the PE adds their
@@ -150,7 +150,9 @@ impl<'a> OutputStationaryArray<'a> {
                 let mut accumulator = self.pes[index].accumulator;
                 if let (Some(x), Some(w)) = (activation, weight) {
                     debug_assert_eq!(x.k, w.k, "operands out of step at PE ({row}, {col})");
-                    accumulator.value = accumulator.value.wrapping_add(x.value.wrapping_mul(w.value));
+                    accumulator.value = accumulator
+                        .value
+                        .wrapping_add(x.value.wrapping_mul(w.value));
                     accumulator.element = Some((x.lane, w.lane));
                 }
                 self.wires[index] = Pe {

@@ -1,13 +1,13 @@
 //! The weight-stationary array: K on the rows, N on the columns, the M
 //! output pixels streaming through.
 //!
-//! A pass holds one fold of `rows` consecutive K terms for one tile of
+//! A pass covers one fold of `rows` consecutive K terms for one tile of
 //! `cols` output channels. It first shifts the weights in from the top, one
 //! row per cycle, for `rows` cycles. Then row `r` receives activation
-//! `a[m][k0 + r]` at stream cycle `m + r`, each PE passes its activation
-//! right and adds its product to the partial sum from above, and the sum
-//! leaves the bottom of column `c` at cycle `m + rows - 1 + c`, when the
-//! accumulator buffer adds it. Limitation: passes do not overlap, and a
+//! `a[m][k0 + r]` at stream cycle `m + r`. Each PE passes its activation
+//! right and adds its product to the partial sum from above. The sum of
+//! pixel `m` leaves the bottom of column `c` at cycle `m + rows - 1 + c`,
+//! when the accumulator buffer adds it. Limitation: passes do not overlap, and a
 //! pass takes the full `2 * rows + cols + m - 2` cycles even when the fold
 //! or the column tile is partial.
 
@@ -106,7 +106,7 @@ impl<'a> WeightStationaryArray<'a> {
     }
 
     /// Weight entering the top of column `col` at load cycle `cycle`: the
-    /// bottom row's weight first, so that after `rows` shifts row `r` holds
+    /// bottom row's weight first, so that after `rows` shifts row `r` contains
     /// `b[k0 + r][n0 + col]`. Zero outside the GEMM.
     fn weight_feed(&self, col: usize, cycle: usize) -> i64 {
         let k = self.fold * self.rows + (self.rows - 1 - cycle);
