@@ -1,8 +1,9 @@
-//! `fxsim accum` and the accumulator analysis behind it: the binary's
-//! per-layer table on person_detect, observed values against the analytic
-//! bound on every shared model, overflow of a 16-bit saturating
-//! accumulator on mobilenet_v2, a layer checked by hand, the narrowest
-//! width found by rerunning, and input and label errors.
+//! `fxsim accum` and the accumulator analysis behind it. The tests cover the
+//! binary's per-layer table on person_detect and observed values against
+//! the analytic bound on every shared model. They also cover overflow of a
+//! 16-bit saturating accumulator on mobilenet_v2, a layer checked by hand,
+//! the narrowest width found again by rerunning, and input and label
+//! errors.
 
 mod common;
 
@@ -28,15 +29,15 @@ fn zynq7020_path() -> PathBuf {
     common::repo_dir().join("examples/hw/zynq7020.toml")
 }
 
-/// The Zynq-7020 description (8 rows, tflite requantisation) with every
-/// layer's accumulator set to `bits` and `overflow`.
+/// Loads the Zynq-7020 description (8 rows, tflite requantisation) and
+/// sets every layer's accumulator to `bits` and `overflow`.
 fn zynq7020_with(bits: u8, overflow: Overflow) -> HwConfig {
     let mut config = HwConfig::load(zynq7020_path()).unwrap();
     config.datapath.accumulator = AccumulatorConfig { bits, overflow };
     config
 }
 
-/// A fresh directory for one test's files.
+/// Creates an empty directory for one test's files.
 fn scratch_dir(test: &str) -> PathBuf {
     let dir = Path::new(env!("CARGO_TARGET_TMPDIR"))
         .join("accum")
@@ -110,7 +111,7 @@ fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
 }
 
-/// The two person_detect images as one stack `[2, 96, 96, 1]`.
+/// Stacks the two person_detect images into one array `[2, 96, 96, 1]`.
 fn person_detect_stack(models: &Path) -> NpyArray {
     let mut data = Vec::new();
     for image in ["person.bmp", "no_person.bmp"] {
@@ -122,7 +123,7 @@ fn person_detect_stack(models: &Path) -> NpyArray {
     NpyArray::new(vec![2, 96, 96, 1], NpyData::I8(data)).unwrap()
 }
 
-/// The MAC layers of a graph, by operator index.
+/// Returns the operator indices of the MAC layers of a graph.
 fn mac_layers(graph: &Graph) -> Vec<usize> {
     graph
         .ops
@@ -207,13 +208,11 @@ fn person_detect_table_from_binary() {
     assert!(output.status.success(), "stderr: {}", text(&output.stderr));
     // Standard error is a pipe here, so no progress bar.
     assert_eq!(text(&output.stderr), "");
-    assert!(stdout.starts_with("accumulator widths of "), "{stdout}");
-    assert!(stdout.contains(", 2 inputs"), "{stdout}");
+    assert!(stdout.starts_with("accumulator widths\n"), "{stdout}");
+    assert!(stdout.contains("\n  inputs:   2\n"), "{stdout}");
     for line in stdout.lines() {
-        assert!(
-            line.len() <= 100 || line.starts_with("accumulator widths of "),
-            "{line}"
-        );
+        let path_line = line.starts_with("  model:") || line.starts_with("  hardware:");
+        assert!(line.len() <= 100 || path_line, "{line}");
     }
 
     let graph = read_model(&model);
@@ -564,7 +563,7 @@ fn hand_config(bits: u8, overflow: &str) -> HwConfig {
     HwConfig::from_toml_str(&text, "hand.toml").unwrap()
 }
 
-/// Folds of 2: the fold sums are 200 and -300, and the register holds 0,
+/// Folds of 2: the fold sums are 200 and -300, and the register takes 0,
 /// 200, then -100. Under saturation every one of them counts, so the
 /// largest magnitude is 300 and the narrowest width 10 bits (-512..=511).
 /// Under wrapping only the final -100 counts: 8 bits.

@@ -1,9 +1,10 @@
-//! The accumulator-width analysis behind `fxsim accum`: for each MAC layer
-//! (CONV_2D, DEPTHWISE_CONV_2D, FULLY_CONNECTED) of a network on a hardware
-//! description, the width its weights guarantee, the values its
-//! accumulator takes on real inputs, its overflows at the configured width
-//! and the narrowest width without overflow on those inputs. The accuracy
-//! at each width is [`super::accum_sweep`].
+//! The accumulator-width analysis behind `fxsim accum`. It runs a network
+//! on a hardware description and reports, for each MAC layer (CONV_2D,
+//! DEPTHWISE_CONV_2D, FULLY_CONNECTED), the width its weights guarantee and
+//! the values its accumulator takes on real inputs. It also gives the
+//! overflows at the configured width and the narrowest width without
+//! overflow on those inputs. The accuracy at each width is
+//! [`super::accum_sweep`].
 //!
 //! The observed values come from the executor's own fold-ordered
 //! accumulator ([`OverflowCounts::observed_max`] says which values count
@@ -29,11 +30,12 @@ use rayon::prelude::*;
 use serde::Serialize;
 use std::path::PathBuf;
 
-/// Why the accumulator analysis could not run.
+/// Failure of the accumulator analysis, naming the file, input or layer.
 #[derive(Debug, thiserror::Error)]
 pub enum AccumError {
+    /// Boxed because a description error is large and rare.
     #[error(transparent)]
-    Hw(#[from] HwError),
+    Hw(Box<HwError>),
 
     #[error(transparent)]
     Read(#[from] TensorIoError),
@@ -116,7 +118,14 @@ pub enum AccumError {
     WidthList { text: String },
 }
 
-/// What to analyse besides the per-layer table.
+impl From<HwError> for AccumError {
+    fn from(error: HwError) -> AccumError {
+        AccumError::Hw(Box::new(error))
+    }
+}
+
+/// Options of the analysis beyond the per-layer table: the report's model
+/// name and the accuracy sweep.
 #[derive(Debug, Clone, Default)]
 pub struct AccumSettings {
     /// The model's name in the report, typically its file path.
@@ -364,10 +373,14 @@ fn sweep_runs(widths: &[u32]) -> u64 {
 
 /// Returns the datapaths of the observation run: the configured ones with
 /// each MAC layer's register widened, keeping its overflow mode, so that
-/// no layer overflows and each sees the inputs a wide enough register
-/// gives. `tflite` requantisation keeps a register of at most 32 bits at
-/// 32, because a wider one takes TFLite's int64 requantiser and would
-/// change the outputs; every other register gets 64 bits.
+/// each layer sees the inputs a wide enough register gives. `tflite`
+/// requantisation keeps a register of at most 32 bits at 32, because a
+/// wider one takes TFLite's int64 requantiser and would change the
+/// outputs. Every other register gets 64 bits.
+///
+/// NOTE: 32 bits can still overflow: an int8 layer with more than about
+/// 66,000 products of 255 * 127 per accumulator needs more. The report's
+/// notes name any layer where that happened.
 fn observation_datapaths(configured: &Executor, datapaths: &[Datapath]) -> Vec<Datapath> {
     datapaths
         .iter()
@@ -563,8 +576,8 @@ fn notes(
     if observed_separately {
         notes.push(
             "observed and narrowest come from a run with every MAC register widened to 32 bits \
-             (64 unless the requantiser is tflite), so that no layer overflows; overflows come \
-             from the configured run"
+             (64 unless the requantiser is tflite), so that layers do not overflow; overflows \
+             come from the configured run"
                 .to_string(),
         );
         let overflowed = layers

@@ -51,10 +51,10 @@ pub fn layer_bound(
     layer_bound_with_zero_point(graph, op_index, input_min, input_max, zx, zero_point)
 }
 
-/// Computes the bound like [`layer_bound`] with the input zero point `zx`
-/// given instead of read from the input tensor: the zero point on the
-/// datapath's operand grid when the datapath moves or requantises the
-/// input, with `[input_min, input_max]` on the same grid.
+/// Computes the bound like [`layer_bound`], with the input zero point `zx`
+/// given instead of read from the input tensor. A datapath that moves or
+/// requantises the input passes the zero point on its operand grid, and
+/// `[input_min, input_max]` on the same grid.
 pub fn layer_bound_with_zero_point(
     graph: &Graph,
     op_index: usize,

@@ -23,7 +23,7 @@ pub struct ModelInput {
 /// Reads the inputs at `path` for the single input of `graph`.
 ///
 /// `path` is a `.npy` file or a directory whose `.npy` files are read in
-/// name order (other files are ignored). Each file holds one input of the
+/// name order (other files are ignored). Each file contains one input of the
 /// model input's shape, or a stack `[N, ...]` of N inputs when the model
 /// input has a batch dimension of 1: the stack's trailing dimensions equal
 /// the input's after its batch dimension. The element type must be the

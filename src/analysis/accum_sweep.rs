@@ -53,7 +53,7 @@ pub struct SweepPoint {
     pub overflowing_layers: usize,
 }
 
-/// What one run contributes to a point: the top-1 class and the corrupted
+/// Outcome of one run for a sweep point: the top-1 class and the corrupted
 /// accumulators of each operator.
 struct RunOutcome {
     top1: Option<usize>,

@@ -66,7 +66,7 @@ pub fn read_npy(path: &Path) -> Result<TensorValue, TensorIoError> {
     if !bytes.starts_with(NPY_MAGIC) {
         return Err(TensorIoError::Format {
             path: path.to_path_buf(),
-            reason: "no .npy magic string; for raw little-endian elements give --shape".into(),
+            reason: "not a .npy file (no magic string); for raw little-endian data, `fxsim run` takes --shape".into(),
         });
     }
     read_npy_bytes(&bytes, path)

@@ -13,12 +13,10 @@ use std::fmt::Write;
 /// table when there is one, and the notes.
 pub fn accum_text(report: &AccumReport) -> String {
     let mut out = String::new();
-    let inputs = plural(report.inputs, "input");
-    let _ = writeln!(
-        out,
-        "accumulator widths of {} on {}, {inputs}",
-        report.model, report.hw
-    );
+    let _ = writeln!(out, "accumulator widths");
+    let _ = writeln!(out, "  model:    {}", report.model);
+    let _ = writeln!(out, "  hardware: {}", report.hw);
+    let _ = writeln!(out, "  inputs:   {}", report.inputs);
     let _ = writeln!(out);
     write_layer_table(&mut out, &report.layers);
     let _ = writeln!(out);

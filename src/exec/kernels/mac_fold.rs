@@ -1,6 +1,7 @@
 //! The fold-ordered accumulator of a configurable datapath: a signed
 //! register of 8 to 64 bits that saturates or wraps at every addition, fed
-//! in the order the MAC array adds, with every overflow counted.
+//! in the order the MAC array adds. It counts every overflow and observes
+//! the range of the exact values.
 //!
 //! Order (the contract the RTL follows): K is ordered as the weight layout
 //! `(ky, kx, cin)` and cut into folds of `rows` consecutive terms. In a
@@ -57,9 +58,9 @@ pub(crate) struct FoldAccumulation {
     post_bias_events: AtomicU64,
     /// Results whose overflow reaches the requantiser.
     corrupted_results: AtomicU64,
-    /// Smallest exact value observed, or 0 when that is smaller.
+    /// Smallest exact value observed, or 0 when every value was positive.
     observed_min: AtomicI64,
-    /// Largest exact value observed, or 0 when that is larger.
+    /// Largest exact value observed, or 0 when every value was negative.
     observed_max: AtomicI64,
 }
 
@@ -254,7 +255,7 @@ impl FoldAccumulation {
     /// the register with its range widened and its sums unchanged.
     ///
     /// Values inside the range observed so far cannot widen it, so the work
-    /// stops at the first bound that lies inside: every value of the vector
+    /// stops at the first bound that lies inside. Every value of the vector
     /// is at most `|start| + magnitude` in magnitude, and every partial sum
     /// of a fold at most the fold's magnitude. Otherwise the register value
     /// after each fold is observed exactly, and the partial sums of a fold
@@ -480,7 +481,7 @@ mod tests {
         })
     }
 
-    /// What the sequential model computes for one accumulator.
+    /// Result of the sequential model for one accumulator.
     #[derive(Debug, PartialEq, Eq)]
     struct Modelled {
         result: i64,
@@ -597,7 +598,7 @@ mod tests {
     }
 
     /// Products [100, 100, -300] in folds of 2 with no bias: the fold sums
-    /// are 200 and -300, the register holds 0, 200, then -100.
+    /// are 200 and -300, and the register takes 0, 200, then -100.
     #[test]
     fn observed_range_follows_fold_order() {
         let (x, w) = ([10, 10, -30], [10, 10, 10]);
@@ -741,8 +742,8 @@ mod tests {
         })
     }
 
-    /// A layer's worth of accumulators: a start value and K terms each, of
-    /// one common K.
+    /// Generates a layer's worth of accumulators: a start value and K terms
+    /// each, of one common K.
     fn accumulators() -> impl Strategy<Value = Vec<(i64, Vec<i16>, Vec<i16>)>> {
         (0_usize..30, 1_usize..6).prop_flat_map(|(len, count)| {
             prop::collection::vec(
