@@ -84,7 +84,9 @@ impl std::error::Error for StdoutClosed {}
 fn emit(text: &str) -> anyhow::Result<()> {
     use std::io::Write;
     let mut stdout = std::io::stdout().lock();
-    let result = stdout.write_all(text.as_bytes()).and_then(|()| stdout.flush());
+    let result = stdout
+        .write_all(text.as_bytes())
+        .and_then(|()| stdout.flush());
     match result {
         Ok(()) => Ok(()),
         Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Err(StdoutClosed.into()),
@@ -114,8 +116,22 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Inspect { model, json } => inspect(&model, json),
         Command::Accum(args) => emit(&cli::accum::run(&args)?),
         Command::Estimate(args) => emit(&cli::estimate::run(&args)?),
-        Command::Run { model, input, shape, dump, top, hw } => {
-            let settings = RunSettings { model, input, shape, dump, top, hw };
+        Command::Run {
+            model,
+            input,
+            shape,
+            dump,
+            top,
+            hw,
+        } => {
+            let settings = RunSettings {
+                model,
+                input,
+                shape,
+                dump,
+                top,
+                hw,
+            };
             run_model(&settings)
         }
     }
@@ -125,7 +141,8 @@ fn inspect(model: &Path, json: bool) -> anyhow::Result<()> {
     let graph = fxsim::import::tflite::read_file(model)?;
     let inspection = fxsim::report::inspect::inspect(&graph, &model.display().to_string());
     if json {
-        let mut text = serde_json::to_string_pretty(&inspection).context("cannot serialise the summary")?;
+        let mut text =
+            serde_json::to_string_pretty(&inspection).context("cannot serialise the summary")?;
         text.push('\n');
         emit(&text)
     } else {
@@ -176,11 +193,19 @@ fn run_model(settings: &RunSettings) -> anyhow::Result<()> {
         None => (reference, None),
         Some(config) => {
             let datapaths = config.datapaths(&graph);
-            let executor =
-                fxsim::exec::Executor::with_datapaths(&graph, |i| datapaths[i].clone()).with_context(failed)?;
+            let executor = fxsim::exec::Executor::with_datapaths(&graph, |i| datapaths[i].clone())
+                .with_context(failed)?;
             let configured = executor.run(&inputs).with_context(failed)?;
-            let rows = fxsim::analysis::compare::compare_layers(&graph, &executor, &reference, &configured);
-            (configured, Some(fxsim::report::compare::comparison_text(&rows)))
+            let rows = fxsim::analysis::compare::compare_layers(
+                &graph,
+                &executor,
+                &reference,
+                &configured,
+            );
+            (
+                configured,
+                Some(fxsim::report::compare::comparison_text(&rows)),
+            )
         }
     };
     let top = settings.top;
@@ -189,7 +214,11 @@ fn run_model(settings: &RunSettings) -> anyhow::Result<()> {
     let mut text = String::new();
     for &id in &graph.outputs {
         if let Some(value) = execution.values.get(id).and_then(Option::as_ref) {
-            text.push_str(&fxsim::report::output::describe_output(graph.tensor(id), value, top));
+            text.push_str(&fxsim::report::output::describe_output(
+                graph.tensor(id),
+                value,
+                top,
+            ));
         }
     }
     if let Some(comparison) = comparison {
@@ -199,7 +228,11 @@ fn run_model(settings: &RunSettings) -> anyhow::Result<()> {
     emit(&text)?;
     if let Some(dir) = dump {
         fxsim::io::write_dump(dir, &graph, &execution.values)?;
-        eprintln!("wrote {} tensors to {}", execution.values.iter().flatten().count(), dir.display());
+        eprintln!(
+            "wrote {} tensors to {}",
+            execution.values.iter().flatten().count(),
+            dir.display()
+        );
     }
     Ok(())
 }

@@ -4,10 +4,17 @@
 use fxsim::analysis::accum_bound::{bits_for_magnitude, layer_bound};
 use fxsim::exec::ZeroPointMode;
 use fxsim::model::{
-    Activation, Conv2dAttrs, DataType, DepthwiseConv2dAttrs, Graph, Hw, Op, OpKind, Padding, Quantization, Tensor,
+    Activation, Conv2dAttrs, DataType, DepthwiseConv2dAttrs, Graph, Hw, Op, OpKind, Padding,
+    Quantization, Tensor,
 };
 
-fn tensor(name: &str, shape: &[usize], dtype: DataType, zero_point: i64, data: Option<Vec<u8>>) -> Tensor {
+fn tensor(
+    name: &str,
+    shape: &[usize],
+    dtype: DataType,
+    zero_point: i64,
+    data: Option<Vec<u8>>,
+) -> Tensor {
     Tensor {
         name: name.into(),
         shape: shape.to_vec(),
@@ -34,8 +41,20 @@ fn conv_graph() -> Graph {
         description: String::new(),
         tensors: vec![
             tensor("x", &[1, 2, 2, 3], DataType::Int8, -3, None),
-            tensor("w", &[2, 1, 1, 3], DataType::Int8, 0, Some(i8_bytes(&[10, -20, 30, -128, 127, 1]))),
-            tensor("b", &[2], DataType::Int32, 0, Some(i32_bytes(&[100, -5000]))),
+            tensor(
+                "w",
+                &[2, 1, 1, 3],
+                DataType::Int8,
+                0,
+                Some(i8_bytes(&[10, -20, 30, -128, 127, 1])),
+            ),
+            tensor(
+                "b",
+                &[2],
+                DataType::Int32,
+                0,
+                Some(i32_bytes(&[100, -5000])),
+            ),
             tensor("y", &[1, 2, 2, 2], DataType::Int8, 0, None),
         ],
         ops: vec![Op {
@@ -81,7 +100,13 @@ fn depthwise_bound_takes_taps_per_channel() {
     // of channel 1 are w[1] = 1 and w[3] = 2. No bias, zx = 0, |x| <= 128.
     let mut graph = conv_graph();
     graph.tensors[0] = tensor("x", &[1, 3, 1, 2], DataType::Int8, 0, None);
-    graph.tensors[1] = tensor("w", &[1, 2, 1, 2], DataType::Int8, 0, Some(i8_bytes(&[5, 1, -7, 2])));
+    graph.tensors[1] = tensor(
+        "w",
+        &[1, 2, 1, 2],
+        DataType::Int8,
+        0,
+        Some(i8_bytes(&[5, 1, -7, 2])),
+    );
     graph.tensors[3] = tensor("y", &[1, 2, 1, 2], DataType::Int8, 0, None);
     graph.ops[0] = Op {
         kind: OpKind::DepthwiseConv2d(DepthwiseConv2dAttrs {
@@ -104,5 +129,8 @@ fn depthwise_bound_takes_taps_per_channel() {
 fn non_mac_layers_have_no_bound() {
     let mut graph = conv_graph();
     graph.ops[0].kind = OpKind::Logistic;
-    assert_eq!(layer_bound(&graph, 0, -128, 127, ZeroPointMode::Subtract), None);
+    assert_eq!(
+        layer_bound(&graph, 0, -128, 127, ZeroPointMode::Subtract),
+        None
+    );
 }

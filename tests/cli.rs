@@ -5,11 +5,17 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 fn fxsim(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_fxsim")).args(args).output().expect("cannot start fxsim")
+    Command::new(env!("CARGO_BIN_EXE_fxsim"))
+        .args(args)
+        .output()
+        .expect("cannot start fxsim")
 }
 
 fn repo(path: &str) -> String {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join(path).display().to_string()
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join(path)
+        .display()
+        .to_string()
 }
 
 fn stdout(output: &Output) -> String {
@@ -32,11 +38,20 @@ const TINY_OUTPUT: &str = "[-95, -116, -114, -118, -116, -93, -100, -65, -111, -
 
 #[test]
 fn run_prints_tiny_example_output() {
-    let output = fxsim(&["run", &repo("examples/tiny/model.tflite"), "--input", &repo("examples/tiny/input.npy")]);
+    let output = fxsim(&[
+        "run",
+        &repo("examples/tiny/model.tflite"),
+        "--input",
+        &repo("examples/tiny/input.npy"),
+    ]);
     assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
     // The reference interpreter's output, recorded in examples/tiny/README.md.
     assert!(stdout(&output).contains(TINY_OUTPUT), "{}", stdout(&output));
-    assert!(stdout(&output).contains("class     7"), "{}", stdout(&output));
+    assert!(
+        stdout(&output).contains("class     7"),
+        "{}",
+        stdout(&output)
+    );
 }
 
 #[test]
@@ -52,7 +67,10 @@ fn run_with_reference_equivalent_hw_matches_reference() {
     assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
     let text = stdout(&output);
     assert!(text.contains(TINY_OUTPUT), "{text}");
-    assert!(text.contains("layers whose output differs from the reference: 0 of 8"), "{text}");
+    assert!(
+        text.contains("layers whose output differs from the reference: 0 of 8"),
+        "{text}"
+    );
 }
 
 #[test]
@@ -84,7 +102,11 @@ fn inspect_json_is_valid() {
 fn missing_model_exits_2_naming_the_file() {
     let output = fxsim(&["inspect", "/nonexistent/model.tflite"]);
     assert_eq!(output.status.code(), Some(2));
-    assert!(stderr(&output).contains("/nonexistent/model.tflite"), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains("/nonexistent/model.tflite"),
+        "{}",
+        stderr(&output)
+    );
 }
 
 #[test]
@@ -99,7 +121,12 @@ fn input_of_wrong_type_exits_2() {
     bytes.extend_from_slice(padded.as_bytes());
     bytes.extend(std::iter::repeat_n(0u8, 512));
     std::fs::write(&path, bytes).unwrap();
-    let output = fxsim(&["run", &repo("examples/tiny/model.tflite"), "--input", path.to_str().unwrap()]);
+    let output = fxsim(&[
+        "run",
+        &repo("examples/tiny/model.tflite"),
+        "--input",
+        path.to_str().unwrap(),
+    ]);
     assert_eq!(output.status.code(), Some(2));
     assert!(stderr(&output).contains("int16"), "{}", stderr(&output));
     assert!(stderr(&output).contains("int8"), "{}", stderr(&output));
@@ -119,7 +146,11 @@ fn dump_rejects_non_dump_directory() {
         dir.to_str().unwrap(),
     ]);
     assert_eq!(output.status.code(), Some(2));
-    assert!(stderr(&output).contains("not an fxsim dump"), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains("not an fxsim dump"),
+        "{}",
+        stderr(&output)
+    );
     assert!(keep.exists());
 }
 
@@ -143,10 +174,19 @@ fn dump_replaces_earlier_dump() {
     assert_eq!(first, second);
     let npy_count = std::fs::read_dir(&dir)
         .unwrap()
-        .filter(|e| e.as_ref().unwrap().path().extension().is_some_and(|x| x == "npy"))
+        .filter(|e| {
+            e.as_ref()
+                .unwrap()
+                .path()
+                .extension()
+                .is_some_and(|x| x == "npy")
+        })
         .count();
     // Every line of the index but the header names one .npy file.
-    assert_eq!(npy_count, String::from_utf8(first).unwrap().lines().count() - 1);
+    assert_eq!(
+        npy_count,
+        String::from_utf8(first).unwrap().lines().count() - 1
+    );
     let leftovers: Vec<_> = std::fs::read_dir(dir.parent().unwrap())
         .unwrap()
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())

@@ -7,8 +7,8 @@
 //! long as it still names all three.
 
 use fxsim::hw::{
-    apply_override, parse_override, BiasMode, Dataflow, DatapathConfig, DspType, HwConfig,
-    HwError, Part, Requant,
+    apply_override, parse_override, BiasMode, Dataflow, DatapathConfig, DspType, HwConfig, HwError,
+    Part, Requant,
 };
 use fxsim::numeric::{IntFormat, Overflow, Rounding};
 use std::path::{Path, PathBuf};

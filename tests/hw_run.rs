@@ -20,7 +20,10 @@ fn random_value(shape: &[usize], seed: u64) -> TensorValue {
             (state >> 56) as u8 as i8
         })
         .collect();
-    TensorValue { shape: shape.to_vec(), data: TensorData::I8(data) }
+    TensorValue {
+        shape: shape.to_vec(),
+        data: TensorData::I8(data),
+    }
 }
 
 fn config_with_rows(rows: i64) -> HwConfig {
@@ -52,7 +55,12 @@ fn reference_equivalent_hw_equals_reference_on_shared_models() {
             let expected = reference.run(&input).unwrap();
             let got = configured.run(&input).unwrap();
             for (id, (e, g)) in expected.values.iter().zip(&got.values).enumerate() {
-                assert_eq!(e, g, "{name}, rows {rows}: tensor {id} ({}) differs", graph.tensor(id).name);
+                assert_eq!(
+                    e,
+                    g,
+                    "{name}, rows {rows}: tensor {id} ({}) differs",
+                    graph.tensor(id).name
+                );
             }
         }
     }

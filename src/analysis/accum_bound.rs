@@ -75,21 +75,23 @@ pub fn layer_bound_with_zero_point(
     let channel_taps: Vec<Vec<usize>> = match (&op.kind, weights.shape.as_slice()) {
         (OpKind::Conv2d(_), [cout, kh, kw, cin]) => {
             let taps = kh * kw * cin;
-            (0..*cout).map(|c| (c * taps..(c + 1) * taps).collect()).collect()
+            (0..*cout)
+                .map(|c| (c * taps..(c + 1) * taps).collect())
+                .collect()
         }
-        (OpKind::FullyConnected(_), [units, depth]) => {
-            (0..*units).map(|c| (c * depth..(c + 1) * depth).collect()).collect()
-        }
-        (OpKind::DepthwiseConv2d(_), [_, kh, kw, cout]) => {
-            (0..*cout).map(|c| (0..kh * kw).map(|t| t * cout + c).collect()).collect()
-        }
+        (OpKind::FullyConnected(_), [units, depth]) => (0..*units)
+            .map(|c| (c * depth..(c + 1) * depth).collect())
+            .collect(),
+        (OpKind::DepthwiseConv2d(_), [_, kh, kw, cout]) => (0..*cout)
+            .map(|c| (0..kh * kw).map(|t| t * cout + c).collect())
+            .collect(),
         _ => return None,
     };
 
     let operand_magnitude = match zero_point {
-        ZeroPointMode::Subtract => {
-            (i128::from(input_min) - i128::from(zx)).abs().max((i128::from(input_max) - i128::from(zx)).abs())
-        }
+        ZeroPointMode::Subtract => (i128::from(input_min) - i128::from(zx))
+            .abs()
+            .max((i128::from(input_max) - i128::from(zx)).abs()),
         ZeroPointMode::Fold => i128::from(input_min).abs().max(i128::from(input_max).abs()),
     };
     let per_channel: Vec<i128> = channel_taps
@@ -98,7 +100,10 @@ pub fn layer_bound_with_zero_point(
         .map(|(c, taps)| {
             let abs_sum: i128 = taps.iter().map(|&t| i128::from(values[t]).abs()).sum();
             let weight_sum: i128 = taps.iter().map(|&t| i128::from(values[t])).sum();
-            let bias_value = bias.as_ref().and_then(|b| b.get(c)).map_or(0, |&b| i128::from(b));
+            let bias_value = bias
+                .as_ref()
+                .and_then(|b| b.get(c))
+                .map_or(0, |&b| i128::from(b));
             let folded_bias = match zero_point {
                 ZeroPointMode::Subtract => bias_value,
                 ZeroPointMode::Fold => bias_value - i128::from(zx) * weight_sum,
@@ -107,7 +112,11 @@ pub fn layer_bound_with_zero_point(
         })
         .collect();
     let max = per_channel.iter().copied().max().unwrap_or(0);
-    Some(LayerBound { bits: bits_for_magnitude(max), per_channel, max })
+    Some(LayerBound {
+        bits: bits_for_magnitude(max),
+        per_channel,
+        max,
+    })
 }
 
 #[cfg(test)]

@@ -7,7 +7,9 @@
 //! steps; a layer whose output scale is coarse can hide small accumulator
 //! differences.
 
-use crate::exec::{Execution, Executor, OperandConversion, OperandMapping, OverflowCounts, RequantMode};
+use crate::exec::{
+    Execution, Executor, OperandConversion, OperandMapping, OverflowCounts, RequantMode,
+};
 use crate::model::Graph;
 use serde::Serialize;
 
@@ -54,7 +56,9 @@ pub fn compare_layers(
             Some(LayerComparison {
                 index,
                 op: op.kind.name().to_string(),
-                name: graph.get_tensor(id).map_or_else(String::new, |t| t.name.clone()),
+                name: graph
+                    .get_tensor(id)
+                    .map_or_else(String::new, |t| t.name.clone()),
                 elements: expected.len(),
                 differing: differences.clone().filter(|&d| d != 0).count(),
                 max_abs_difference: differences.max().unwrap_or(0),
@@ -76,11 +80,13 @@ pub fn compare_layers(
 fn mapping_note(role: &str, mapping: &OperandMapping) -> Option<String> {
     match mapping.conversion {
         OperandConversion::Unchanged => None,
-        OperandConversion::Offset { offset } => {
-            Some(format!("{role} {} shifted by {offset} onto {}", mapping.tensor, mapping.format))
-        }
-        OperandConversion::Requantized { .. } => {
-            Some(format!("{role} requantised from {} onto the coarser {} grid", mapping.tensor, mapping.format))
-        }
+        OperandConversion::Offset { offset } => Some(format!(
+            "{role} {} shifted by {offset} onto {}",
+            mapping.tensor, mapping.format
+        )),
+        OperandConversion::Requantized { .. } => Some(format!(
+            "{role} requantised from {} onto the coarser {} grid",
+            mapping.tensor, mapping.format
+        )),
     }
 }

@@ -128,7 +128,9 @@ impl<'g> Executor<'g> {
     /// Returns what the datapath does to operator `index`'s arithmetic:
     /// `Some` for MAC layers (CONV_2D, DEPTHWISE_CONV_2D, FULLY_CONNECTED).
     pub fn arithmetic(&self, index: usize) -> Option<&LayerArithmetic> {
-        self.kernels.get(index).and_then(|kernel| kernel.arithmetic())
+        self.kernels
+            .get(index)
+            .and_then(|kernel| kernel.arithmetic())
     }
 
     /// Runs the graph on `inputs` (one per graph input, in order).

@@ -29,12 +29,19 @@ pub enum DumpError {
     NotADump { path: PathBuf },
 
     #[error("{}: cannot write the dump: {source}", path.display())]
-    Io { path: PathBuf, source: std::io::Error },
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
 }
 
 /// Writes `t<id>.npy` for every tensor with a value and `tensors.tsv`
 /// (id, name, shape, dtype, producing op) into `dir`.
-pub fn write_dump(dir: &Path, graph: &Graph, values: &[Option<TensorValue>]) -> Result<(), DumpError> {
+pub fn write_dump(
+    dir: &Path,
+    graph: &Graph,
+    values: &[Option<TensorValue>],
+) -> Result<(), DumpError> {
     check_target(dir)?;
     let staging = staging_dir(dir, std::process::id());
     let io_error = |path: &Path| {
@@ -56,19 +63,28 @@ pub fn write_dump(dir: &Path, graph: &Graph, values: &[Option<TensorValue>]) -> 
 /// Rejects `.`, `..` and paths ending in them, and existing paths that are
 /// not earlier dumps.
 fn check_target(dir: &Path) -> Result<(), DumpError> {
-    let ends_in_dots = matches!(dir.components().next_back(), Some(Component::CurDir | Component::ParentDir) | None)
-        || dir.as_os_str().to_string_lossy().ends_with("/.");
+    let ends_in_dots = matches!(
+        dir.components().next_back(),
+        Some(Component::CurDir | Component::ParentDir) | None
+    ) || dir.as_os_str().to_string_lossy().ends_with("/.");
     if ends_in_dots {
-        return Err(DumpError::InvalidTarget { path: dir.to_path_buf() });
+        return Err(DumpError::InvalidTarget {
+            path: dir.to_path_buf(),
+        });
     }
     if dir.exists() && !(dir.is_dir() && dir.join(DUMP_MARKER).is_file()) {
-        return Err(DumpError::NotADump { path: dir.to_path_buf() });
+        return Err(DumpError::NotADump {
+            path: dir.to_path_buf(),
+        });
     }
     Ok(())
 }
 
 fn staging_dir(dir: &Path, pid: u32) -> PathBuf {
-    let name = dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "dump".into());
+    let name = dir
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "dump".into());
     dir.with_file_name(format!(".{name}.partial-{pid}"))
 }
 
@@ -76,13 +92,26 @@ fn staging_dir(dir: &Path, pid: u32) -> PathBuf {
 /// run. Only Linux can tell whether a process runs (`/proc/PID`); elsewhere
 /// nothing is removed.
 fn remove_stale_staging(dir: &Path) {
-    let (Some(parent), Some(name)) = (dir.parent(), dir.file_name()) else { return };
-    let parent = if parent.as_os_str().is_empty() { Path::new(".") } else { parent };
+    let (Some(parent), Some(name)) = (dir.parent(), dir.file_name()) else {
+        return;
+    };
+    let parent = if parent.as_os_str().is_empty() {
+        Path::new(".")
+    } else {
+        parent
+    };
     let prefix = format!(".{}.partial-", name.to_string_lossy());
-    let Ok(entries) = fs::read_dir(parent) else { return };
+    let Ok(entries) = fs::read_dir(parent) else {
+        return;
+    };
     for entry in entries.flatten() {
         let file_name = entry.file_name().to_string_lossy().into_owned();
-        let Some(pid) = file_name.strip_prefix(&prefix).and_then(|p| p.parse::<u32>().ok()) else { continue };
+        let Some(pid) = file_name
+            .strip_prefix(&prefix)
+            .and_then(|p| p.parse::<u32>().ok())
+        else {
+            continue;
+        };
         let proc_dir = Path::new("/proc");
         if proc_dir.is_dir() && !proc_dir.join(pid.to_string()).exists() {
             let _ = fs::remove_dir_all(entry.path());
@@ -90,7 +119,11 @@ fn remove_stale_staging(dir: &Path) {
     }
 }
 
-fn write_files(staging: &Path, graph: &Graph, values: &[Option<TensorValue>]) -> std::io::Result<()> {
+fn write_files(
+    staging: &Path,
+    graph: &Graph,
+    values: &[Option<TensorValue>],
+) -> std::io::Result<()> {
     fs::write(staging.join(DUMP_MARKER), b"written by fxsim run --dump\n")?;
     let mut index = BufWriter::new(fs::File::create(staging.join("tensors.tsv"))?);
     writeln!(index, "id\tname\tshape\tdtype\top")?;
@@ -99,9 +132,18 @@ fn write_files(staging: &Path, graph: &Graph, values: &[Option<TensorValue>]) ->
         let mut file = BufWriter::new(fs::File::create(staging.join(format!("t{id}.npy")))?);
         write_npy(&mut file, value)?;
         file.flush()?;
-        let name = graph.get_tensor(id).map_or(String::new(), |t| escape_field(&t.name));
-        let producer = graph.producer(id).map_or("-".to_string(), |op| op.to_string());
-        writeln!(index, "{id}\t{name}\t{}\t{}\t{producer}", format_shape(&value.shape), value.dtype())?;
+        let name = graph
+            .get_tensor(id)
+            .map_or(String::new(), |t| escape_field(&t.name));
+        let producer = graph
+            .producer(id)
+            .map_or("-".to_string(), |op| op.to_string());
+        writeln!(
+            index,
+            "{id}\t{name}\t{}\t{}\t{producer}",
+            format_shape(&value.shape),
+            value.dtype()
+        )?;
     }
     index.flush()
 }
@@ -109,18 +151,27 @@ fn write_files(staging: &Path, graph: &Graph, values: &[Option<TensorValue>]) ->
 /// Escapes backslashes and control characters so that a name from a model
 /// file cannot break a tab-separated line.
 pub fn escape_field(text: &str) -> String {
-    text.chars().flat_map(char::escape_default).collect::<String>().replace("\\'", "'").replace("\\\"", "\"")
+    text.chars()
+        .flat_map(char::escape_default)
+        .collect::<String>()
+        .replace("\\'", "'")
+        .replace("\\\"", "\"")
 }
 
 /// Moves the finished staging directory into place. An earlier dump is
 /// first renamed aside, so that at every moment either it or the new dump is
 /// complete at the target.
 fn replace_dir(staging: &Path, dir: &Path) -> Result<(), DumpError> {
-    let io_error = |source| DumpError::Io { path: dir.to_path_buf(), source };
+    let io_error = |source| DumpError::Io {
+        path: dir.to_path_buf(),
+        source,
+    };
     if dir.exists() {
         let old = staging.with_file_name(format!(
             ".{}.old-{}",
-            dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default(),
+            dir.file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default(),
             std::process::id()
         ));
         fs::rename(dir, &old).map_err(io_error)?;
@@ -138,7 +189,13 @@ mod tests {
     #[test]
     fn dot_targets_are_rejected() {
         for target in [".", "..", "a/..", "a/.", "/tmp/x/."] {
-            assert!(matches!(check_target(Path::new(target)), Err(DumpError::InvalidTarget { .. })), "{target}");
+            assert!(
+                matches!(
+                    check_target(Path::new(target)),
+                    Err(DumpError::InvalidTarget { .. })
+                ),
+                "{target}"
+            );
         }
     }
 

@@ -16,7 +16,10 @@ use thiserror::Error;
 #[derive(Debug, Error)]
 pub enum TensorIoError {
     #[error("{}: cannot read: {source}", path.display())]
-    Io { path: PathBuf, source: std::io::Error },
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
 
     #[error("{}: not a valid .npy file: {reason}", path.display())]
     Format { path: PathBuf, reason: String },
@@ -47,15 +50,26 @@ pub const MAX_TENSOR_FILE_BYTES: u64 = 4 << 30;
 /// (devices and pipes report no size, so the limit is on the bytes read).
 fn read_limited(path: &Path) -> Result<Vec<u8>, TensorIoError> {
     use std::io::Read;
-    let io_error = |source| TensorIoError::Io { path: path.to_path_buf(), source };
+    let io_error = |source| TensorIoError::Io {
+        path: path.to_path_buf(),
+        source,
+    };
     if path.is_dir() {
-        return Err(TensorIoError::Format { path: path.to_path_buf(), reason: "is a directory, not a file".into() });
+        return Err(TensorIoError::Format {
+            path: path.to_path_buf(),
+            reason: "is a directory, not a file".into(),
+        });
     }
     let file = std::fs::File::open(path).map_err(io_error)?;
     let mut bytes = Vec::new();
-    file.take(MAX_TENSOR_FILE_BYTES + 1).read_to_end(&mut bytes).map_err(io_error)?;
+    file.take(MAX_TENSOR_FILE_BYTES + 1)
+        .read_to_end(&mut bytes)
+        .map_err(io_error)?;
     if bytes.len() as u64 > MAX_TENSOR_FILE_BYTES {
-        return Err(TensorIoError::TooLarge { path: path.to_path_buf(), limit: MAX_TENSOR_FILE_BYTES });
+        return Err(TensorIoError::TooLarge {
+            path: path.to_path_buf(),
+            limit: MAX_TENSOR_FILE_BYTES,
+        });
     }
     Ok(bytes)
 }
@@ -116,7 +130,10 @@ pub fn read_npy_bytes(bytes: &[u8], path: &Path) -> Result<TensorValue, TensorIo
         .try_fold(1usize, |acc, &d| acc.checked_mul(d))
         .and_then(|c| dtype.byte_len(c))
         .map(|b| b as u64)
-        .ok_or_else(|| TensorIoError::CountOverflow { path: path.to_path_buf(), shape: format_shape(&shape) })?;
+        .ok_or_else(|| TensorIoError::CountOverflow {
+            path: path.to_path_buf(),
+            shape: format_shape(&shape),
+        })?;
     if needed != available {
         return Err(TensorIoError::Size {
             path: path.to_path_buf(),
@@ -172,7 +189,10 @@ pub fn read_raw(
         .iter()
         .try_fold(1usize, |acc, &d| acc.checked_mul(d))
         .and_then(|c| dtype.byte_len(c))
-        .ok_or_else(|| TensorIoError::CountOverflow { path: path.to_path_buf(), shape: format_shape(shape) })?;
+        .ok_or_else(|| TensorIoError::CountOverflow {
+            path: path.to_path_buf(),
+            shape: format_shape(shape),
+        })?;
     let bytes = read_limited(path)?;
     if bytes.starts_with(NPY_MAGIC) {
         return Err(TensorIoError::Format {

@@ -16,10 +16,15 @@ pub fn comparison_text(rows: &[LayerComparison]) -> String {
     );
     for row in rows {
         let (overflowed, events) = match &row.overflow {
-            Some(counts) => (group_digits(counts.overflowed_results), group_digits(counts.events)),
+            Some(counts) => (
+                group_digits(counts.overflowed_results),
+                group_digits(counts.events),
+            ),
             None => ("-".into(), "-".into()),
         };
-        let scale_error = row.max_scale_error.map_or("-".into(), |e| format!("{:.2}%", e * 100.0));
+        let scale_error = row
+            .max_scale_error
+            .map_or("-".into(), |e| format!("{:.2}%", e * 100.0));
         let _ = writeln!(
             out,
             "{:>4}  {:<18} {:>10} {:>10} {:>8} {:>10} {:>10} {:>9}",
@@ -34,9 +39,19 @@ pub fn comparison_text(rows: &[LayerComparison]) -> String {
         );
     }
     let differing_layers = rows.iter().filter(|r| r.differing > 0).count();
-    let _ = writeln!(out, "layers whose output differs from the reference: {differing_layers} of {}", rows.len());
+    let _ = writeln!(
+        out,
+        "layers whose output differs from the reference: {differing_layers} of {}",
+        rows.len()
+    );
     for row in rows.iter().filter(|r| !r.notes.is_empty()) {
-        let _ = writeln!(out, "  layer {} ({}): {}", row.index, row.op, row.notes.join("; "));
+        let _ = writeln!(
+            out,
+            "  layer {} ({}): {}",
+            row.index,
+            row.op,
+            row.notes.join("; ")
+        );
     }
     out
 }

@@ -146,7 +146,11 @@ fn summarize(graph: &Graph, id: TensorId) -> TensorSummary {
         dtype: tensor.dtype.name().to_string(),
         constant: tensor.is_constant(),
         quantization: tensor.quantization.as_ref().map(|q| QuantSummary {
-            granularity: if q.is_per_tensor() { "per-tensor" } else { "per-channel" },
+            granularity: if q.is_per_tensor() {
+                "per-tensor"
+            } else {
+                "per-channel"
+            },
             axis: q.axis,
             channels: q.scales.len(),
             scales: q.scales.clone(),

@@ -18,7 +18,13 @@ const PRINT_ALL_LIMIT: usize = 16;
 /// quantised, else by the integers.
 pub fn describe_output(tensor: &Tensor, value: &TensorValue, top_k: usize) -> String {
     let mut out = String::new();
-    let _ = writeln!(out, "output {} {} {}", escape_field(&tensor.name), format_shape(&value.shape), value.dtype());
+    let _ = writeln!(
+        out,
+        "output {} {} {}",
+        escape_field(&tensor.name),
+        format_shape(&value.shape),
+        value.dtype()
+    );
 
     let (raw, real) = elements(tensor, value);
     if raw.len() <= PRINT_ALL_LIMIT {
@@ -42,7 +48,11 @@ pub fn describe_output(tensor: &Tensor, value: &TensorValue, top_k: usize) -> St
         for &index in order.iter().take(top_k) {
             match &real {
                 Some(real) => {
-                    let _ = writeln!(out, "    class {index:>5}  {:>6}  {:.4}", raw[index], real[index]);
+                    let _ = writeln!(
+                        out,
+                        "    class {index:>5}  {:>6}  {:.4}",
+                        raw[index], real[index]
+                    );
                 }
                 None => {
                     let _ = writeln!(out, "    class {index:>5}  {:>10}", raw[index]);

@@ -33,7 +33,9 @@ pub fn read_file(path: impl AsRef<Path>) -> Result<Graph, ImportError> {
         kind: Box::new(kind),
     };
     if path.is_dir() {
-        return Err(fail(ImportErrorKind::Io(std::io::Error::other("is a directory, not a file"))));
+        return Err(fail(ImportErrorKind::Io(std::io::Error::other(
+            "is a directory, not a file",
+        ))));
     }
     // Devices and pipes report no size, so the limit is on the bytes read.
     let file = std::fs::File::open(path).map_err(|e| fail(ImportErrorKind::Io(e)))?;
@@ -42,7 +44,9 @@ pub fn read_file(path: impl AsRef<Path>) -> Result<Graph, ImportError> {
         .read_to_end(&mut bytes)
         .map_err(|e| fail(ImportErrorKind::Io(e)))?;
     if bytes.len() as u64 > MAX_FILE_BYTES {
-        return Err(fail(ImportErrorKind::TooLarge { limit: MAX_FILE_BYTES }));
+        return Err(fail(ImportErrorKind::TooLarge {
+            limit: MAX_FILE_BYTES,
+        }));
     }
     read_bytes(&bytes, path)
 }
@@ -257,10 +261,17 @@ fn operand_ids(
 /// empty, too short, not a TFLite file at all, or damaged.
 fn invalid_flatbuffer(bytes: &[u8], error: &flatbuffers::InvalidFlatbuffer) -> ImportErrorKind {
     // The verifier's trace spans several lines; one line reads better.
-    let detail = error.to_string().split_whitespace().collect::<Vec<_>>().join(" ");
+    let detail = error
+        .to_string()
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ");
     let reason = match bytes.len() {
         0 => "file is empty".to_string(),
-        1..=7 => format!("file is {} bytes, too short for a TFLite model", bytes.len()),
+        1..=7 => format!(
+            "file is {} bytes, too short for a TFLite model",
+            bytes.len()
+        ),
         _ if &bytes[4..8] != b"TFL3" => {
             format!("not a TFLite model: no TFL3 file identifier at bytes 4 to 7 ({detail})")
         }
