@@ -167,6 +167,9 @@ fn run_model(settings: &RunSettings) -> anyhow::Result<()> {
         Some(path) => {
             let config = fxsim::hw::HwConfig::load(path)?;
             config.check_graph(&graph)?;
+            for warning in config.ineffective_overrides(&graph) {
+                eprintln!("warning: {warning}");
+            }
             Some(config)
         }
         None => None,

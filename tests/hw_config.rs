@@ -112,7 +112,17 @@ const BAD_CASES: &[BadCase] = &[
     BadCase {
         name: "zero clock",
         text: "[device]\nclock_mhz = 0\n",
-        fragments: &["device.clock_mhz", "= 0", "above 0", "1000"],
+        fragments: &["device.clock_mhz", "= 0", "from 1 to 1000"],
+    },
+    BadCase {
+        name: "clock below 1 MHz",
+        text: "[device]\nclock_mhz = 1e-300\n",
+        fragments: &["device.clock_mhz", "from 1 to 1000"],
+    },
+    BadCase {
+        name: "huge DRAM port",
+        text: "[dram]\nbytes_per_cycle = 4294967295\n",
+        fragments: &["dram.bytes_per_cycle", "4294967295", "4096"],
     },
     BadCase {
         name: "clock given in hertz",
@@ -542,4 +552,21 @@ fn documented_example_loads() {
         config.datapath_for(3, "").weight,
         IntFormat::signed(4).unwrap()
     );
+}
+
+#[test]
+fn override_on_layer_without_accumulator_warns() {
+    let model = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/tiny/model.tflite");
+    let graph = fxsim::import::tflite::read_file(&model).unwrap();
+    assert_eq!(graph.ops[2].kind.name(), "MAX_POOL_2D");
+    let config =
+        HwConfig::from_toml_str("[[layer]]\nmatch = \"2\"\nweight = \"int4\"\n", "bad.toml")
+            .unwrap();
+    config.check_graph(&graph).unwrap();
+    let warnings = config.ineffective_overrides(&graph);
+    assert_eq!(warnings.len(), 1, "{warnings:?}");
+    let message = &warnings[0];
+    assert!(message.contains("layer[0].match = \"2\""), "{message}");
+    assert!(message.contains("op 2 (MAX_POOL_2D)"), "{message}");
+    assert!(message.contains("no accumulator"), "{message}");
 }

@@ -1,7 +1,7 @@
-//! A hardware description with the reference arithmetic (int8 operands,
-//! 32-bit wrapping accumulator, TFLite requantisation) runs every tensor of
-//! every shared model exactly as the reference datapath does, whatever the
-//! array's row count.
+//! A hardware description with the reference arithmetic (int8 operands, a
+//! wrapping accumulator of at least 32 bits, TFLite requantisation) runs
+//! every tensor of every shared model exactly as the reference datapath
+//! does, whatever the array's row count.
 
 mod common;
 
@@ -26,11 +26,17 @@ fn random_value(shape: &[usize], seed: u64) -> TensorValue {
     }
 }
 
-fn config_with_rows(rows: i64) -> HwConfig {
+fn config_with(rows: i64, accumulator_bits: i64) -> HwConfig {
     let path = common::repo_dir().join("examples/hw/zynq7020.toml");
     let text = std::fs::read_to_string(&path).unwrap();
     let mut value: toml::Value = toml::from_str(&text).unwrap();
     apply_override(&mut value, "array.rows", toml::Value::Integer(rows)).unwrap();
+    apply_override(
+        &mut value,
+        "datapath.accumulator.bits",
+        toml::Value::Integer(accumulator_bits),
+    )
+    .unwrap();
     HwConfig::from_toml_value(&value, &path.display().to_string()).unwrap()
 }
 
@@ -46,8 +52,8 @@ fn reference_equivalent_hw_equals_reference_on_shared_models() {
         let graph = read_file(models.join(name)).unwrap();
         let shape = graph.tensor(graph.inputs[0]).shape.clone();
         let reference = Executor::new(&graph, &Datapath::reference()).unwrap();
-        for rows in [1, 8, 27] {
-            let config = config_with_rows(rows);
+        for (rows, bits) in [(1, 32), (8, 32), (27, 32), (8, 33), (16, 64)] {
+            let config = config_with(rows, bits);
             config.check_graph(&graph).unwrap();
             let datapaths = config.datapaths(&graph);
             let configured = Executor::with_datapaths(&graph, |i| datapaths[i].clone()).unwrap();

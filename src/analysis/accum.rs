@@ -373,14 +373,9 @@ fn sweep_runs(widths: &[u32]) -> u64 {
 
 /// Returns the datapaths of the observation run: the configured ones with
 /// each MAC layer's register widened, keeping its overflow mode, so that
-/// each layer sees the inputs a wide enough register gives. `tflite`
-/// requantisation keeps a register of at most 32 bits at 32, because a
-/// wider one takes TFLite's int64 requantiser and would change the
-/// outputs. Every other register gets 64 bits.
-///
-/// NOTE: 32 bits can still overflow: an int8 layer with more than about
-/// 66,000 products of 255 * 127 per accumulator needs more. The report's
-/// notes name any layer where that happened.
+/// each layer sees the inputs a wide enough register gives. Every
+/// configured register gets 64 bits; `tflite` requantisation gives the same
+/// results on a wider register as long as the value does not overflow.
 fn observation_datapaths(configured: &Executor, datapaths: &[Datapath]) -> Vec<Datapath> {
     datapaths
         .iter()
@@ -391,7 +386,6 @@ fn observation_datapaths(configured: &Executor, datapaths: &[Datapath]) -> Vec<D
             };
             let bits = match (datapath.requant, datapath.accumulator) {
                 (RequantMode::Tflite, AccumulatorMode::Reference) => arithmetic.accumulator_bits,
-                (RequantMode::Tflite, AccumulatorMode::Register { bits, .. }) if bits <= 32 => 32,
                 _ => 64,
             };
             Datapath {

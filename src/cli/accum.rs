@@ -75,6 +75,10 @@ pub fn run(args: &AccumArgs) -> anyhow::Result<String> {
 
     let graph = fxsim::import::tflite::read_file(&args.model)?;
     let config = HwConfig::load(&args.hw)?;
+    config.check_graph(&graph)?;
+    for warning in config.ineffective_overrides(&graph) {
+        eprintln!("warning: {warning}");
+    }
     let inputs = load_inputs(&args.inputs, &graph)
         .with_context(|| format!("{model}: cannot read the inputs"))?;
     let labels = match &args.labels {

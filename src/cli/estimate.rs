@@ -52,6 +52,9 @@ pub fn run(args: &EstimateArgs) -> anyhow::Result<String> {
     let graph = fxsim::import::tflite::read_file(&args.model)?;
     let hw = HwConfig::load(&args.hw)?;
     hw.check_graph(&graph)?;
+    for warning in hw.ineffective_overrides(&graph) {
+        eprintln!("warning: {warning}");
+    }
 
     let timing = fxsim::timing::estimate(&graph, &hw)
         .with_context(|| format!("{model}: timing estimate failed"))?;

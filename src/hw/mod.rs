@@ -54,7 +54,7 @@ pub use error::{HwError, Position};
 pub use layers::{LayerOverride, LayerSelector};
 pub use overrides::{apply_override, parse_override};
 
-use crate::model::Graph;
+use crate::model::{Graph, OpKind};
 use error::from_toml_error;
 use raw::RawHwConfig;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
@@ -208,6 +208,43 @@ impl HwConfig {
     /// after its first output tensor.
     pub fn check_graph(&self, graph: &Graph) -> Result<(), HwError> {
         self.check_layers(&layer_names(graph))
+    }
+
+    /// Describes every `[[layer]]` entry that selects only operators without
+    /// an accumulator (pooling, reshapes, ...) in `graph`, where its keys do
+    /// nothing: an entry matched by index in one model often lands on
+    /// another kind of operator in the next. Callers print these as
+    /// warnings.
+    pub fn ineffective_overrides(&self, graph: &Graph) -> Vec<String> {
+        let names = layer_names(graph);
+        let mut warnings = Vec::new();
+        for (entry, layer) in self.layers.iter().enumerate() {
+            let selected: Vec<usize> = names
+                .iter()
+                .filter(|(index, name)| layer.selector.matches(*index, name))
+                .map(|(index, _)| *index)
+                .collect();
+            let has_mac = selected.iter().any(|&index| {
+                matches!(
+                    graph.ops[index].kind,
+                    OpKind::Conv2d(_) | OpKind::DepthwiseConv2d(_) | OpKind::FullyConnected(_)
+                )
+            });
+            if !has_mac && !selected.is_empty() {
+                let listed: Vec<String> = selected
+                    .iter()
+                    .take(3)
+                    .map(|&index| format!("op {index} ({})", graph.ops[index].kind.name()))
+                    .collect();
+                warnings.push(format!(
+                    "{}: layer[{entry}].match = \"{}\" selects only {}, which has no accumulator; its datapath keys have no effect",
+                    self.origin,
+                    layer.selector,
+                    listed.join(", ")
+                ));
+            }
+        }
+        warnings
     }
 
     /// The executor's datapath of every operator of `graph`, overrides

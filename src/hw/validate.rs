@@ -23,6 +23,14 @@ use std::borrow::Cow;
 /// fabric closes timing near it, so a larger figure is a typing error
 /// (Hz or kHz for MHz).
 const MAX_CLOCK_MHZ: f64 = 1000.0;
+/// Slowest clock accepted, in MHz: slower values are almost always a clock
+/// written in GHz.
+const MIN_CLOCK_MHZ: f64 = 1.0;
+/// Widest DRAM port accepted, in bytes per cycle (an HBM stack at the
+/// accelerator clock is a few hundred).
+const MAX_DRAM_BYTES_PER_CYCLE: i64 = 4096;
+/// Longest DRAM latency accepted, in cycles.
+const MAX_DRAM_LATENCY_CYCLES: i64 = 1_000_000;
 
 /// Validates `raw`, read from `origin`, into a [`HwConfig`].
 pub(crate) fn validate(raw: RawHwConfig, origin: &str) -> Result<HwConfig, HwError> {
@@ -135,8 +143,8 @@ impl Checker<'_> {
         };
 
         let clock_mhz = raw.clock_mhz.unwrap_or(defaults.clock_mhz);
-        if !(clock_mhz.is_finite() && clock_mhz > 0.0 && clock_mhz <= MAX_CLOCK_MHZ) {
-            let allowed = format!("a frequency in MHz above 0 and at most {MAX_CLOCK_MHZ}");
+        if !(clock_mhz.is_finite() && (MIN_CLOCK_MHZ..=MAX_CLOCK_MHZ).contains(&clock_mhz)) {
+            let allowed = format!("a frequency in MHz from {MIN_CLOCK_MHZ} to {MAX_CLOCK_MHZ}");
             return Err(self.out_of_range("device.clock_mhz", clock_mhz, allowed));
         }
         Ok(DeviceConfig { part, clock_mhz })
@@ -357,18 +365,22 @@ impl Checker<'_> {
     fn dram(&self, raw: RawDram) -> Result<DramConfig, HwError> {
         let defaults = DramConfig::default();
         Ok(DramConfig {
-            bytes_per_cycle: self.u32_at_least(
-                "dram.bytes_per_cycle",
-                raw.bytes_per_cycle,
-                1,
-                defaults.bytes_per_cycle,
-            )?,
-            latency_cycles: self.u32_at_least(
-                "dram.latency_cycles",
-                raw.latency_cycles,
-                0,
-                defaults.latency_cycles,
-            )?,
+            bytes_per_cycle: self
+                .optional_integer(
+                    "dram.bytes_per_cycle",
+                    raw.bytes_per_cycle,
+                    1,
+                    MAX_DRAM_BYTES_PER_CYCLE,
+                )?
+                .unwrap_or(defaults.bytes_per_cycle),
+            latency_cycles: self
+                .optional_integer(
+                    "dram.latency_cycles",
+                    raw.latency_cycles,
+                    0,
+                    MAX_DRAM_LATENCY_CYCLES,
+                )?
+                .unwrap_or(defaults.latency_cycles),
         })
     }
 

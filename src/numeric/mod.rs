@@ -35,9 +35,9 @@ pub use overflow::{int_range, saturate, wrap, Overflow, Signedness};
 pub use requant::{
     multiply_by_quantized_multiplier, multiply_by_quantized_multiplier_greater_than_one,
     multiply_by_quantized_multiplier_i64, multiply_by_quantized_multiplier_single_round,
-    multiply_by_quantized_multiplier_smaller_than_one_exp, quantize_multiplier,
-    quantize_multiplier_greater_than_one, quantize_multiplier_smaller_than_one_exp,
-    QuantizedMultiplier,
+    multiply_by_quantized_multiplier_smaller_than_one_exp, multiply_by_quantized_multiplier_wide,
+    quantize_multiplier, quantize_multiplier_greater_than_one,
+    quantize_multiplier_smaller_than_one_exp, QuantizedMultiplier,
 };
 pub use rescale::{
     multiply_by_integer_scale, nearest_power_of_two, quantize_multiplier_to_bits,

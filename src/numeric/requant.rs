@@ -135,6 +135,28 @@ pub fn multiply_by_quantized_multiplier(x: i32, multiplier: i32, shift: i32) -> 
     )
 }
 
+/// [`multiply_by_quantized_multiplier`] on an accumulator wider than 32 bits:
+/// the same two roundings (the doubling high multiply with ties toward +inf,
+/// then the right shift with ties away from zero), computed exactly in i128
+/// with no wrap of the left shift, and the result saturated to i32.
+///
+/// For every `x` that fits in i32 and a left shift below 32 it equals
+/// [`multiply_by_quantized_multiplier`], except that the reference's single
+/// saturating case (`i32::MIN` times `i32::MIN`) needs no saturation here.
+pub fn multiply_by_quantized_multiplier_wide(x: i64, multiplier: i32, shift: i32) -> i32 {
+    let left_shift = shift.clamp(0, 63) as u32;
+    let right_shift = shift.saturating_neg().clamp(0, 63) as u32;
+    let product = (i128::from(x) << left_shift) * i128::from(multiplier);
+    let nudge: i128 = if product >= 0 { 1 << 30 } else { 1 - (1 << 30) };
+    // Division truncates toward zero, as the reference's does.
+    let high = (product + nudge) / (1i128 << 31);
+    let mask = (1i128 << right_shift) - 1;
+    let remainder = high & mask;
+    let threshold = (mask >> 1) + i128::from(high < 0);
+    let rounded = (high >> right_shift) + i128::from(remainder > threshold);
+    rounded.clamp(i128::from(i32::MIN), i128::from(i32::MAX)) as i32
+}
+
 /// [`multiply_by_quantized_multiplier`] for a non-negative `left_shift`:
 /// `saturating_rounding_doubling_high_mul(x << left_shift, multiplier)`, one
 /// rounding with ties toward +inf.
@@ -280,6 +302,24 @@ mod tests {
     }
 
     #[test]
+    fn wide_requantize_equals_32_bit_routine_on_i32_values() {
+        let mut state = 0x2545_f491_4f6c_dd1du64;
+        for _ in 0..100_000 {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            let x = state as i32;
+            let multiplier = ((state >> 32) as i32).max(1 << 30);
+            let shift = -((state >> 59) as i32);
+            assert_eq!(
+                multiply_by_quantized_multiplier_wide(i64::from(x), multiplier, shift),
+                multiply_by_quantized_multiplier(x, multiplier, shift),
+                "x = {x}, multiplier = {multiplier}, shift = {shift}"
+            );
+        }
+    }
+
+    #[test]
     fn requantize_table() {
         let cases = [
             // (x, multiplier, shift, expected)
@@ -298,6 +338,16 @@ mod tests {
             (3, 1 << 30, 40, 384),
             (3, 1 << 30, 32, 2),
         ];
+        for &(x, multiplier, shift, expected) in &cases {
+            let no_wrap = (0..32).contains(&shift) && i32::try_from(i64::from(x) << shift).is_ok();
+            if no_wrap && !(x == i32::MIN && multiplier == i32::MIN) {
+                let wide = multiply_by_quantized_multiplier_wide(i64::from(x), multiplier, shift);
+                assert_eq!(
+                    wide, expected,
+                    "wide: x = {x}, multiplier = {multiplier}, shift = {shift}"
+                );
+            }
+        }
         for (x, multiplier, shift, expected) in cases {
             assert_eq!(
                 multiply_by_quantized_multiplier(x, multiplier, shift),

@@ -199,7 +199,10 @@ fn accumulator(
         }
     };
     let requant = match datapath.requant {
-        RequantMode::Tflite if bits <= 32 => ConfiguredRequant::TfliteInt32,
+        // The routine the reference uses for this layer, whatever the
+        // register width, so that a wider register without overflow gives
+        // the reference's results.
+        RequantMode::Tflite if reference_bits <= 32 => ConfiguredRequant::TfliteInt32,
         RequantMode::Tflite => ConfiguredRequant::TfliteInt64,
         RequantMode::Single { rounding } => scaled(rounding, &single_rounding_scale),
         RequantMode::Fixed {

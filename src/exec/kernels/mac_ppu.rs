@@ -17,7 +17,8 @@ use super::mac_layer::OutputElement;
 use crate::numeric::lfsr::RoundingWords;
 use crate::numeric::{
     multiply_by_integer_scale, multiply_by_quantized_multiplier,
-    multiply_by_quantized_multiplier_i64, IntegerScale, QuantizedMultiplier, Rounding,
+    multiply_by_quantized_multiplier_i64, multiply_by_quantized_multiplier_wide, IntegerScale,
+    QuantizedMultiplier, Rounding,
 };
 
 /// A finished accumulator value the PPU can requantise; the type selects
@@ -66,11 +67,12 @@ pub(crate) struct Ppu {
 /// The requantiser of a configured datapath.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum ConfiguredRequant {
-    /// TFLite's int32 overload (two roundings), for accumulators of at most
-    /// 32 bits.
+    /// TFLite's int32 overload (two roundings), for the layers the reference
+    /// accumulates in 32 bits. A value of a wider register that does not fit
+    /// in 32 bits takes the same two roundings computed exactly.
     TfliteInt32,
-    /// TFLite's int64 overload (16-bit multiplier, one rounding), for wider
-    /// accumulators.
+    /// TFLite's int64 overload (16-bit multiplier, one rounding), for the
+    /// 16x8 layers the reference accumulates in 64 bits.
     TfliteInt64,
     /// One rounding by a per-channel integer scale.
     Scaled {
@@ -196,8 +198,14 @@ impl Ppu {
                 {
                     let accumulator = accumulation.add_post_bias(accumulator, bias);
                     let scaled = if self.configured == ConfiguredRequant::TfliteInt32 {
-                        // A register of at most 32 bits fits in an i32.
-                        multiply_by_quantized_multiplier(accumulator as i32, multiplier, shift)
+                        match i32::try_from(accumulator) {
+                            Ok(value) => multiply_by_quantized_multiplier(value, multiplier, shift),
+                            Err(_) => multiply_by_quantized_multiplier_wide(
+                                accumulator,
+                                multiplier,
+                                shift,
+                            ),
+                        }
                     } else {
                         multiply_by_quantized_multiplier_i64(accumulator, multiplier, shift)
                     };
