@@ -115,6 +115,21 @@ const BAD_CASES: &[BadCase] = &[
         fragments: &["device.clock_mhz", "= 0", "from 1 to 1000"],
     },
     BadCase {
+        name: "accumulator not a table",
+        text: "[datapath]\naccumulator = 32\n",
+        fragments: &["datapath.accumulator", "integer `32`", "expected a table"],
+    },
+    BadCase {
+        name: "float rows",
+        text: "[array]\nrows = 16.0\n",
+        fragments: &["array.rows", "16.0", "expected an integer"],
+    },
+    BadCase {
+        name: "layer as a single table",
+        text: "[layer]\nmatch = \"1\"\n",
+        fragments: &["layer", "[[layer]]"],
+    },
+    BadCase {
         name: "clock below 1 MHz",
         text: "[device]\nclock_mhz = 1e-300\n",
         fragments: &["device.clock_mhz", "from 1 to 1000"],
@@ -137,7 +152,7 @@ const BAD_CASES: &[BadCase] = &[
     BadCase {
         name: "wrong value type",
         text: "[array]\nrows = \"sixteen\"\n",
-        fragments: &["array.rows", "sixteen", "i64"],
+        fragments: &["array.rows", "sixteen", "expected an integer"],
     },
     BadCase {
         name: "zero seed",

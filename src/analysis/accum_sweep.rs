@@ -121,7 +121,8 @@ pub fn class_count(graph: &Graph) -> Result<usize, AccumError> {
 }
 
 /// Parses a width list: `A..B` (both ends included), `A..=B`, or widths
-/// separated by commas. Every width must be 8 to 64.
+/// separated by commas. Every width must be 8 to 64. The result is sorted,
+/// without repeats.
 pub fn parse_widths(text: &str) -> Result<Vec<u32>, AccumError> {
     let invalid = || AccumError::WidthList {
         text: text.to_string(),
@@ -136,7 +137,12 @@ pub fn parse_widths(text: &str) -> Result<Vec<u32>, AccumError> {
             }
             (first..=last).collect()
         }
-        None => text.split(',').map(number).collect::<Result<_, _>>()?,
+        None => {
+            let mut listed: Vec<u32> = text.split(',').map(number).collect::<Result<_, _>>()?;
+            listed.sort_unstable();
+            listed.dedup();
+            listed
+        }
     };
     match widths.iter().find(|bits| !(8..=64).contains(*bits)) {
         Some(&bits) => Err(AccumError::Width { bits }),
@@ -262,6 +268,7 @@ mod tests {
         assert_eq!(parse_widths("12..=14").unwrap(), vec![12, 13, 14]);
         assert_eq!(parse_widths("16").unwrap(), vec![16]);
         assert_eq!(parse_widths("16, 24,32").unwrap(), vec![16, 24, 32]);
+        assert_eq!(parse_widths("24,16,16").unwrap(), vec![16, 24]);
     }
 
     #[test]

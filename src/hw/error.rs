@@ -186,7 +186,7 @@ pub(crate) fn from_toml_error(
         .as_ref()
         .filter(|_| report_position)
         .map(|span| Position::of(text, span.start));
-    let message = error.message().trim_end().to_string();
+    let message = plain_type_names(error.message().trim_end());
 
     let document = match DeTable::parse(text) {
         Ok(document) => document,
@@ -207,6 +207,38 @@ pub(crate) fn from_toml_error(
         message,
         position,
     }
+}
+
+/// Replaces the Rust type names in serde's messages with the TOML words a
+/// user knows: "expected struct RawArray" becomes "expected a table".
+fn plain_type_names(message: &str) -> String {
+    let mut words: Vec<String> = Vec::new();
+    let mut tokens = message.split(' ').peekable();
+    while let Some(token) = tokens.next() {
+        if token == "struct" && tokens.peek().is_some_and(|next| next.starts_with("Raw")) {
+            tokens.next();
+            words.push("a table".to_string());
+            continue;
+        }
+        let replaced = match token.trim_end_matches([',', '.']) {
+            "i64" | "u64" | "i32" | "u32" | "u8" => Some("an integer"),
+            "f64" | "f32" => Some("a number"),
+            "sequence" => Some("sequence (an array, such as [[layer]] tables)"),
+            _ => None,
+        };
+        match replaced {
+            Some(text) => {
+                let suffix: String = token
+                    .chars()
+                    .rev()
+                    .take_while(|c| [',', '.'].contains(c))
+                    .collect();
+                words.push(format!("{text}{suffix}"));
+            }
+            None => words.push(token.to_string()),
+        }
+    }
+    words.join(" ")
 }
 
 /// Finds the dotted path (`layer[1].accumulator.bits`) of the key or value
