@@ -21,9 +21,9 @@ mod common;
 
 use std::path::{Path, PathBuf};
 
-use common::{bmp_to_int8, random_input, run_oracle, ElementType, NpyArray, NpyData};
-use fxsim::exec::{Datapath, Executor, TensorData, TensorValue};
-use fxsim::model::{DataType, Graph};
+use common::{bmp_to_int8, random_input, run_oracle, NpyArray};
+use fxsim::exec::{Datapath, Executor, TensorValue};
+use fxsim::model::Graph;
 
 /// First seed of the random inputs; run `r` uses `SEED_BASE + r`.
 const SEED_BASE: u64 = 0x00C0_2D00;
@@ -47,47 +47,7 @@ impl std::fmt::Display for InputSource {
     }
 }
 
-fn to_value(array: &NpyArray) -> TensorValue {
-    let data = match &array.data {
-        NpyData::I8(values) => TensorData::I8(values.clone()),
-        NpyData::U8(values) => TensorData::U8(values.clone()),
-        NpyData::I16(values) => TensorData::I16(values.clone()),
-        NpyData::I32(values) => TensorData::I32(values.clone()),
-        NpyData::I64(values) => TensorData::I64(values.clone()),
-        NpyData::F32(values) => TensorData::F32(values.clone()),
-        NpyData::Bool(values) => TensorData::Bool(values.clone()),
-    };
-    TensorValue {
-        shape: array.shape.clone(),
-        data,
-    }
-}
-
-fn to_npy(value: &TensorValue) -> NpyArray {
-    let data = match &value.data {
-        TensorData::I8(values) => NpyData::I8(values.clone()),
-        TensorData::U8(values) => NpyData::U8(values.clone()),
-        TensorData::I16(values) => NpyData::I16(values.clone()),
-        TensorData::I32(values) => NpyData::I32(values.clone()),
-        TensorData::I64(values) => NpyData::I64(values.clone()),
-        TensorData::F32(values) => NpyData::F32(values.clone()),
-        TensorData::Bool(values) => NpyData::Bool(values.clone()),
-    };
-    NpyArray {
-        shape: value.shape.clone(),
-        data,
-    }
-}
-
-fn element_type(dtype: DataType) -> ElementType {
-    match dtype {
-        DataType::Int8 => ElementType::I8,
-        DataType::Int16 => ElementType::I16,
-        DataType::Int32 => ElementType::I32,
-        DataType::Float32 => ElementType::F32,
-        other => panic!("no random input for graph input type {other}"),
-    }
-}
+use common::convert::{element_type, to_npy, to_value};
 
 /// The outcome of one model on one input.
 struct Checked {

@@ -16,9 +16,9 @@ mod common;
 
 use std::path::Path;
 
-use common::{random_input, run_oracle, ElementType, NpyArray, NpyData, OracleDump};
-use fxsim::exec::{Datapath, Executor, TensorData, TensorValue};
-use fxsim::model::{DataType, Graph, OpKind};
+use common::{random_input, run_oracle, NpyArray, NpyData, OracleDump};
+use fxsim::exec::{Datapath, Executor, TensorValue};
+use fxsim::model::{Graph, OpKind};
 
 /// First seed of the random inputs; run `r` uses `SEED_BASE + r`.
 const SEED_BASE: u64 = 0xF5_0000;
@@ -49,50 +49,7 @@ fn is_checked_op(kind: &OpKind) -> bool {
     )
 }
 
-fn to_value(array: &NpyArray) -> TensorValue {
-    let data = match &array.data {
-        NpyData::I8(values) => TensorData::I8(values.clone()),
-        NpyData::U8(values) => TensorData::U8(values.clone()),
-        NpyData::I16(values) => TensorData::I16(values.clone()),
-        NpyData::I32(values) => TensorData::I32(values.clone()),
-        NpyData::I64(values) => TensorData::I64(values.clone()),
-        NpyData::F32(values) => TensorData::F32(values.clone()),
-        NpyData::Bool(values) => TensorData::Bool(values.clone()),
-    };
-    TensorValue {
-        shape: array.shape.clone(),
-        data,
-    }
-}
-
-fn to_npy(value: &TensorValue) -> NpyArray {
-    let data = match &value.data {
-        TensorData::I8(values) => NpyData::I8(values.clone()),
-        TensorData::U8(values) => NpyData::U8(values.clone()),
-        TensorData::I16(values) => NpyData::I16(values.clone()),
-        TensorData::I32(values) => NpyData::I32(values.clone()),
-        TensorData::I64(values) => NpyData::I64(values.clone()),
-        TensorData::F32(values) => NpyData::F32(values.clone()),
-        TensorData::Bool(values) => NpyData::Bool(values.clone()),
-    };
-    NpyArray {
-        shape: value.shape.clone(),
-        data,
-    }
-}
-
-fn element_type(dtype: DataType) -> ElementType {
-    match dtype {
-        DataType::Int8 => ElementType::I8,
-        DataType::UInt8 => ElementType::U8,
-        DataType::Int16 => ElementType::I16,
-        DataType::Int32 => ElementType::I32,
-        DataType::Int64 => ElementType::I64,
-        DataType::Float32 => ElementType::F32,
-        DataType::Bool => ElementType::Bool,
-        other => panic!("no random input for type {other}"),
-    }
-}
+use common::convert::{element_type, to_npy, to_value};
 
 /// Builds the graph reduced to operator `index`: its non-constant inputs
 /// become the graph inputs, its outputs the graph outputs.

@@ -28,6 +28,7 @@
 #![allow(dead_code)]
 
 pub mod compare;
+pub mod convert;
 pub mod inputs;
 pub mod npy;
 pub mod oracle;

@@ -11,8 +11,8 @@ use super::mac_depthwise::DepthwiseSimd;
 use super::mac_fold::FoldAccumulation;
 use super::mac_gemm::{FastLayer, GemmConv};
 use super::mac_layer::{
-    channel_scales, plan, read_activations, read_bias, read_weights, reference_register,
-    widen_weights, Activations, MacPlan, OutputElement, PlanInputs, Register,
+    channel_scales, channel_weight_sums, plan, read_activations, read_bias, read_weights,
+    reference_register, widen_weights, Activations, MacPlan, OutputElement, PlanInputs, Register,
 };
 use super::mac_simd::DotIsa;
 use super::mac_window::{rank4, read_window, Window, WindowAttrs};
@@ -139,7 +139,7 @@ fn conv2d(
     )?;
     let register = reference_register(layer.activations, bias.as_ref());
     let k = kh * kw * group_channels;
-    let weight_sums: Vec<i64> = weights.values.chunks(k).map(sum_i8).collect();
+    let weight_sums = channel_weight_sums(&weights.values, k);
     let scales = channel_scales(&layer, &weights);
     let (output_min, output_max) =
         context.activation_range(attrs.activation, layer.activations.dtype(), layer.output)?;
@@ -302,10 +302,6 @@ fn bias_types(activations: Activations, rule: BiasRule) -> &'static [DataType] {
         (Activations::Int16, BiasRule::Conv) => &[DataType::Int64, DataType::Int32],
         (Activations::Int16, BiasRule::Depthwise) => &[DataType::Int64],
     }
-}
-
-fn sum_i8(values: &[i8]) -> i64 {
-    values.iter().map(|&w| i64::from(w)).sum()
 }
 
 impl Kernel for Conv2d {

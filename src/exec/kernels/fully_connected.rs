@@ -11,9 +11,9 @@ use super::mac::{padded_k, Accumulation, Reference32, Reference64, VectorIsa};
 use super::mac_fold::FoldAccumulation;
 use super::mac_gemm::{FastLayer, GemmFullyConnected};
 use super::mac_layer::{
-    channel_scales, plan, read_activations, read_bias, read_weights, reference_register,
-    widen_weights, Activations, Bias, LayerActivations, MacPlan, OutputElement, PlanInputs,
-    Register, Weights,
+    channel_scales, channel_weight_sums, plan, read_activations, read_bias, read_weights,
+    reference_register, widen_weights, Activations, Bias, LayerActivations, MacPlan, OutputElement,
+    PlanInputs, Register, Weights,
 };
 use super::mac_simd::DotIsa;
 use super::op_context::{check_value, operand, OpContext, OpLabel};
@@ -91,11 +91,7 @@ fn fully_connected(
     let bias_tensor = context.optional_input(2)?;
     let bias = read_bias(context, bias_tensor, units, bias_types)?;
     let register = reference_register(layer.activations, bias.as_ref());
-    let weight_sums: Vec<i64> = weights
-        .values
-        .chunks(depth)
-        .map(|row| row.iter().map(|&w| i64::from(w)).sum())
-        .collect();
+    let weight_sums = channel_weight_sums(&weights.values, depth);
     let scales = scales(context, &layer, &weights, bias_tensor, bias.as_ref())?;
     let (output_min, output_max) =
         context.activation_range(attrs.activation, layer.activations.dtype(), layer.output)?;

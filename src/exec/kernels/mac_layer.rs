@@ -253,6 +253,15 @@ pub(crate) enum Register {
 
 /// Picks the reference register: TFLite Micro accumulates int8 layers in
 /// int32, and 16x8 layers in the bias type (int64 when there is no bias).
+/// Sums each output channel's weights, for weights stored channel by channel
+/// in rows of `taps` values (convolution and fully connected layouts).
+pub(crate) fn channel_weight_sums(weights: &[i8], taps: usize) -> Vec<i64> {
+    weights
+        .chunks(taps)
+        .map(|row| row.iter().map(|&w| i64::from(w)).sum())
+        .collect()
+}
+
 pub(crate) fn reference_register(activations: Activations, bias: Option<&Bias>) -> Register {
     match (activations, bias.map(|b| b.dtype)) {
         (Activations::Int8, _) => Register::Bits32,
