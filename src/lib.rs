@@ -3,7 +3,7 @@
 //!
 //! The library is the product; the `fxsim` binary is a thin front end.
 //!
-//! | module | what it holds |
+//! | module | contents |
 //! |---|---|
 //! | [`numeric`] | integer building blocks: rounding, saturation, fixed-point multiply |
 //! | [`model`] | the graph IR: [`model::Graph`], [`model::Tensor`], [`model::Op`] |

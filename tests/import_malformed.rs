@@ -71,7 +71,7 @@ fn quantized(
     }
 }
 
-/// One CONV_2D: input [1,8,8,2], filter [4,3,3,2], bias [4], output
+/// Builds one CONV_2D: input [1,8,8,2], filter [4,3,3,2], bias [4], output
 /// [1,4,4,4], stride 2, SAME, ReLU.
 fn conv_model() -> ModelSpec {
     ModelSpec {

@@ -23,11 +23,11 @@ pub struct LayerBound {
     pub per_channel: Vec<i128>,
     /// The largest `B(c)`.
     pub max: i128,
-    /// Signed accumulator width that holds `max`: the guaranteed-safe width.
+    /// Signed accumulator width that fits `max`: the guaranteed-safe width.
     pub bits: u32,
 }
 
-/// Width of a signed two's complement register that holds every value in
+/// Returns the width of a signed two's complement register that fits every value in
 /// `[-magnitude, magnitude]`.
 pub fn bits_for_magnitude(magnitude: i128) -> u32 {
     let magnitude = magnitude.unsigned_abs();

@@ -4,7 +4,7 @@ use super::DatapathError;
 use crate::model::DataType;
 use thiserror::Error;
 
-/// Why execution could not start or could not finish.
+/// Failure to start or to finish an execution.
 #[derive(Debug, Error)]
 pub enum ExecError {
     #[error("unsupported op {op} at index {index}")]

@@ -23,7 +23,7 @@ pub struct TensorValue {
 }
 
 impl TensorData {
-    /// The element type.
+    /// Returns the element type.
     pub fn dtype(&self) -> DataType {
         match self {
             TensorData::I8(_) => DataType::Int8,
@@ -70,7 +70,7 @@ impl TensorData {
 }
 
 impl TensorValue {
-    /// The element type.
+    /// Returns the element type.
     pub fn dtype(&self) -> DataType {
         self.data.dtype()
     }
@@ -85,7 +85,7 @@ impl TensorValue {
         self.data.is_empty()
     }
 
-    /// All elements widened to i64 (floats truncated toward zero).
+    /// Returns all elements widened to i64 (floats truncated toward zero).
     pub fn to_i64_vec(&self) -> Vec<i64> {
         (0..self.len())
             .filter_map(|i| self.data.get_i64(i))

@@ -210,7 +210,7 @@ pub(crate) fn from_toml_error(
 }
 
 /// Replaces the Rust type names in serde's messages with the TOML words a
-/// user knows: "expected struct RawArray" becomes "expected a table".
+/// user writes: "expected struct RawArray" becomes "expected a table".
 fn plain_type_names(message: &str) -> String {
     let mut words: Vec<String> = Vec::new();
     let mut tokens = message.split(' ').peekable();

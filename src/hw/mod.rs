@@ -247,7 +247,7 @@ impl HwConfig {
         warnings
     }
 
-    /// The executor's datapath of every operator of `graph`, overrides
+    /// Builds the executor's datapath of every operator of `graph`, overrides
     /// applied, in operator order. Call [`HwConfig::check_graph`] first so
     /// that an override matching no layer is reported.
     pub fn datapaths(&self, graph: &Graph) -> Vec<crate::exec::Datapath> {

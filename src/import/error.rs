@@ -14,7 +14,7 @@ pub struct ImportError {
     pub kind: Box<ImportErrorKind>,
 }
 
-/// Where in the model a problem was found.
+/// Place in the model where a problem was found.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Location {
     Model,
@@ -36,7 +36,7 @@ impl fmt::Display for Location {
     }
 }
 
-/// What is wrong with the model file.
+/// Cause of an import failure.
 #[derive(Debug, Error)]
 pub enum ImportErrorKind {
     #[error("cannot read file: {0}")]

@@ -3,7 +3,7 @@
 //! The directory is written beside its target under a temporary name and
 //! renamed into place when complete, so an error never leaves a partial dump.
 //! An existing directory is replaced only when it is an earlier dump (it
-//! holds the marker file `.fxsim-dump`); anything else at the target is an
+//! contains the marker file `.fxsim-dump`); anything else at the target is an
 //! error, so a mistyped path cannot delete a user's files. Limitation: a
 //! process killed while writing leaves its hidden staging directory; the next
 //! dump to the same target removes it.

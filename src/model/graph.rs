@@ -20,7 +20,7 @@ pub struct Graph {
 }
 
 impl Graph {
-    /// The tensor with index `id`.
+    /// Returns the tensor with index `id`.
     ///
     /// Import guarantees that every id stored in the graph is in range; an
     /// id from elsewhere should be checked with [`Graph::get_tensor`].
@@ -28,12 +28,12 @@ impl Graph {
         &self.tensors[id]
     }
 
-    /// The tensor with index `id`, or `None` when out of range.
+    /// Returns the tensor with index `id`, or `None` when out of range.
     pub fn get_tensor(&self, id: TensorId) -> Option<&Tensor> {
         self.tensors.get(id)
     }
 
-    /// The operator that writes tensor `id`, if any.
+    /// Returns the operator that writes tensor `id`, if any.
     pub fn producer(&self, id: TensorId) -> Option<usize> {
         self.ops.iter().position(|op| op.outputs.contains(&id))
     }

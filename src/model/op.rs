@@ -75,7 +75,7 @@ pub struct Pool2dAttrs {
     pub activation: Activation,
 }
 
-/// What an operator computes, with its attributes.
+/// Operator kind, with its attributes.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(tag = "op", rename_all = "snake_case")]
 pub enum OpKind {
@@ -114,7 +114,7 @@ pub enum OpKind {
 }
 
 impl OpKind {
-    /// The TFLite builtin name (`CONV_2D`), or the custom or unknown name.
+    /// Returns the TFLite builtin name (`CONV_2D`), or the custom or unknown name.
     pub fn name(&self) -> &str {
         match self {
             OpKind::Conv2d(_) => "CONV_2D",
@@ -154,12 +154,12 @@ pub struct Op {
 }
 
 impl Op {
-    /// The tensor of input `position`, if present.
+    /// Returns the tensor of input `position`, if present.
     pub fn input(&self, position: usize) -> Option<TensorId> {
         self.inputs.get(position).copied().flatten()
     }
 
-    /// The first output tensor (every operator fxsim executes has one).
+    /// Returns the first output tensor (every operator fxsim executes has one).
     pub fn output(&self) -> Option<TensorId> {
         self.outputs.first().copied()
     }

@@ -35,7 +35,7 @@ impl Quantization {
         self.axis.is_none()
     }
 
-    /// The scale of slice `channel` (the single scale when per-tensor).
+    /// Returns the scale of slice `channel` (the single scale when per-tensor).
     pub fn scale(&self, channel: usize) -> f32 {
         if self.scales.len() == 1 {
             self.scales[0]
@@ -44,7 +44,7 @@ impl Quantization {
         }
     }
 
-    /// The zero point of slice `channel` (the single one when per-tensor).
+    /// Returns the zero point of slice `channel` (the single one when per-tensor).
     pub fn zero_point(&self, channel: usize) -> i64 {
         if self.zero_points.len() == 1 {
             self.zero_points[0]

@@ -112,9 +112,9 @@ pub(crate) fn frexp(x: f64) -> (f64, i32) {
 /// confirmed against the `tflite-micro` Python package):
 /// 1. `x` is multiplied by `2^(max(shift, 0) mod 32)`, wrapping modulo 2^32.
 ///    The C++ reference computes `x * (1 << shift)`, which is undefined for
-///    shifts of 32 or more (effective scales of 2^31 or more); x86 builds,
-///    the oracle's included, take the shift count modulo 32, and so does
-///    this function;
+///    shifts of 32 or more (effective scales of 2^31 or more). x86 builds,
+///    the oracle's included, take the shift count modulo 32, so this
+///    function does too;
 /// 2. [`saturating_rounding_doubling_high_mul`] with `multiplier` rounds
 ///    once, ties toward +inf;
 /// 3. [`rounding_divide_by_pot`] by `max(-shift, 0)` rounds again, ties away
@@ -135,10 +135,11 @@ pub fn multiply_by_quantized_multiplier(x: i32, multiplier: i32, shift: i32) -> 
     )
 }
 
-/// [`multiply_by_quantized_multiplier`] on an accumulator wider than 32 bits:
-/// the same two roundings (the doubling high multiply with ties toward +inf,
-/// then the right shift with ties away from zero), computed exactly in i128
-/// with no wrap of the left shift, and the result saturated to i32.
+/// Applies [`multiply_by_quantized_multiplier`]'s two roundings to an
+/// accumulator wider than 32 bits: the doubling high multiply (ties toward
+/// +inf), then the right shift (ties away from zero). Both are computed
+/// exactly in i128 with no wrap of the left shift, and the result saturates
+/// to i32.
 ///
 /// For every `x` that fits in i32 and a left shift below 32 it equals
 /// [`multiply_by_quantized_multiplier`], except that the reference's single
@@ -302,7 +303,7 @@ mod tests {
     }
 
     #[test]
-    fn wide_requantize_equals_32_bit_routine_on_i32_values() {
+    fn wide_requantize_matches_32_bit_routine() {
         let mut state = 0x2545_f491_4f6c_dd1du64;
         for _ in 0..100_000 {
             state ^= state << 13;

@@ -117,7 +117,7 @@ impl Verifiable for Model<'_> {
 }
 
 impl OperatorCode<'_> {
-    /// The pre-2.4 one-byte code; 127 means "see `builtin_code`".
+    /// Returns the pre-2.4 one-byte code, where 127 means "see `builtin_code`".
     pub fn deprecated_builtin_code(&self) -> i8 {
         scalar(&self.table, 0, 0i8)
     }
@@ -176,7 +176,7 @@ impl<'a> Tensor<'a> {
     pub fn shape(&self) -> Option<Vector<'a, i32>> {
         offset::<Vector<'a, i32>>(&self.table, 0)
     }
-    /// The `TensorType` enum value.
+    /// Returns the `TensorType` enum value.
     pub fn tensor_type(&self) -> i8 {
         scalar(&self.table, 1, 0i8)
     }
@@ -244,7 +244,7 @@ impl<'a> Operator<'a> {
     pub fn outputs(&self) -> Option<Vector<'a, i32>> {
         offset::<Vector<'a, i32>>(&self.table, 2)
     }
-    /// The `BuiltinOptions` union type (0 when absent).
+    /// Returns the `BuiltinOptions` union type (0 when absent).
     pub fn builtin_options_type(&self) -> u8 {
         scalar(&self.table, 3, 0u8)
     }
@@ -367,7 +367,7 @@ enum FieldKind {
 }
 
 /// Verifies a builtin options table: its structure, and the fields fxsim
-/// reads for the option types it knows. `pos` is the union field's offset.
+/// reads for the option types it handles. `pos` is the union field's offset.
 fn verify_builtin_options(
     options_type: u8,
     v: &mut Verifier,
@@ -395,15 +395,15 @@ impl Verifiable for OptionsTable<'_> {
 }
 
 impl OptionsTable<'_> {
-    /// An `i8` field (enums, booleans) of the options table.
+    /// Reads an `i8` field (enums, booleans) of the options table.
     pub fn i8_field(&self, id: u16, default: i8) -> i8 {
         scalar(&self.table, id, default)
     }
-    /// An `i32` field of the options table.
+    /// Reads an `i32` field of the options table.
     pub fn i32_field(&self, id: u16, default: i32) -> i32 {
         scalar(&self.table, id, default)
     }
-    /// An `f32` field of the options table.
+    /// Reads an `f32` field of the options table.
     pub fn f32_field(&self, id: u16, default: f32) -> f32 {
         scalar(&self.table, id, default)
     }

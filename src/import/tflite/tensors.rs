@@ -3,7 +3,7 @@
 //! Lenient cases, both seen in real files: one scale with a
 //! `quantized_dimension` other than 0 is read as per-tensor, and a rank-1
 //! tensor with per-channel scales is quantised along its only dimension
-//! whatever `quantized_dimension` says (person_detect.tflite writes 3 on its
+//! whatever `quantized_dimension` states (person_detect.tflite writes 3 on its
 //! biases; TFLite Micro accepts the file, the LiteRT interpreter rejects it).
 
 use super::schema;

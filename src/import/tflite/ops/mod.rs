@@ -43,7 +43,7 @@ pub(super) fn importer(builtin: i32) -> Option<ImportFn> {
     })
 }
 
-/// What an importer sees of one operator.
+/// Operator data passed to an importer.
 pub(super) struct OpContext<'a> {
     pub graph: &'a Graph,
     pub location: Location,
@@ -68,7 +68,7 @@ impl Options<'_> {
 }
 
 impl<'a> OpContext<'a> {
-    /// The builtin options, checked to be of union type `expected` when
+    /// Returns the builtin options, checked to be of union type `expected` when
     /// present.
     pub fn options(&self, expected: u8) -> Result<Options<'a>, ImportErrorKind> {
         let found = self.operator.builtin_options_type();
