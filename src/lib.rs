@@ -20,6 +20,7 @@
 
 pub mod analysis;
 pub mod exec;
+pub mod export;
 pub mod hw;
 pub mod import;
 pub mod io;
