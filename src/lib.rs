@@ -29,3 +29,4 @@ pub mod numeric;
 pub mod report;
 pub mod resources;
 pub mod timing;
+pub mod verify;

@@ -61,6 +61,15 @@ pub enum ExportError {
         source: std::io::Error,
     },
 
+    #[error("{}: invalid manifest: {message}", path.display())]
+    Manifest { path: PathBuf, message: String },
+
+    #[error("unsupported: {message}")]
+    Unsupported { message: String },
+
+    #[error(transparent)]
+    Hw(crate::hw::HwError),
+
     #[error("execution failed: {0}")]
     Exec(#[from] crate::exec::ExecError),
 }

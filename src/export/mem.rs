@@ -97,6 +97,11 @@ impl<W: Write> MemWriter<W> {
             file: spec.name.clone(),
             message: error.to_string(),
         })?;
+        // askama drops the template file's final newline.
+        let mut header = header;
+        if !header.ends_with('\n') {
+            header.push('\n');
+        }
         let mut writer = MemWriter {
             out,
             word_bits,
@@ -146,6 +151,23 @@ impl<W: Write> MemWriter<W> {
             }
             insert_bits(&mut self.limbs, index as u64 * u64::from(bits), bits, value);
         }
+        self.emit_word()
+    }
+
+    /// Writes the next word given as limbs, whose fields the caller has
+    /// checked; bits above the word width must be 0.
+    pub fn push_limbs(&mut self, limbs: &[u64]) -> Result<(), ExportError> {
+        if self.written >= self.spec.depth || limbs.len() != self.limbs.len() {
+            return Err(ExportError::ImageOverflow {
+                file: self.spec.name.clone(),
+                depth: self.spec.depth,
+            });
+        }
+        self.limbs.copy_from_slice(limbs);
+        self.emit_word()
+    }
+
+    fn emit_word(&mut self) -> Result<(), ExportError> {
         self.hash = hash_word(self.hash, &self.limbs, self.word_bits);
         self.line.clear();
         format_hex(&self.limbs, self.digits, &mut self.line);
