@@ -130,7 +130,11 @@ fn verify_reports_one_changed_element() {
         change_element(&text, 21, 3, 8),
     )
     .unwrap();
-    std::fs::copy(golden.join("layer000_output.mem"), dumps.join("layer000_output.hex")).unwrap();
+    std::fs::copy(
+        golden.join("layer000_output.mem"),
+        dumps.join("layer000_output.hex"),
+    )
+    .unwrap();
 
     let output = fxsim(&["verify", golden.to_str().unwrap(), dumps.to_str().unwrap()]);
     let text = stdout(&output);
@@ -143,8 +147,14 @@ fn verify_reports_one_changed_element() {
         ),
         "{text}"
     );
-    assert!(text.contains("layer000_output.mem: ok, 0 of 2048 elements differ"), "{text}");
-    assert!(text.contains("layer003_output.mem: MISMATCH, 1 of 256 elements differ"), "{text}");
+    assert!(
+        text.contains("layer000_output.mem: ok, 0 of 2048 elements differ"),
+        "{text}"
+    );
+    assert!(
+        text.contains("layer003_output.mem: MISMATCH, 1 of 256 elements differ"),
+        "{text}"
+    );
 }
 
 #[test]
@@ -220,14 +230,26 @@ fn verify_unreadable_dump_exits_2() {
     );
 
     let missing = golden.with_file_name("absent.mem");
-    let output = fxsim(&["verify", golden.to_str().unwrap(), missing.to_str().unwrap()]);
+    let output = fxsim(&[
+        "verify",
+        golden.to_str().unwrap(),
+        missing.to_str().unwrap(),
+    ]);
     assert_eq!(output.status.code(), Some(2));
 
     let unnamed = golden.with_file_name("rtl_out.mem");
     std::fs::write(&unnamed, "00\n").unwrap();
-    let output = fxsim(&["verify", golden.to_str().unwrap(), unnamed.to_str().unwrap()]);
+    let output = fxsim(&[
+        "verify",
+        golden.to_str().unwrap(),
+        unnamed.to_str().unwrap(),
+    ]);
     assert_eq!(output.status.code(), Some(2));
-    assert!(stderr(&output).contains("pass --file NAME"), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains("pass --file NAME"),
+        "{}",
+        stderr(&output)
+    );
 }
 
 #[test]
@@ -263,7 +285,10 @@ fn failed_export_leaves_nothing() {
     let manifest = std::fs::read(earlier.join("manifest.json")).unwrap();
     let output = export(&earlier, hw_path.to_str().unwrap());
     assert_eq!(output.status.code(), Some(2));
-    assert_eq!(std::fs::read(earlier.join("manifest.json")).unwrap(), manifest);
+    assert_eq!(
+        std::fs::read(earlier.join("manifest.json")).unwrap(),
+        manifest
+    );
     let leftovers: Vec<String> = std::fs::read_dir(&work)
         .unwrap()
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
@@ -278,6 +303,10 @@ fn export_refuses_foreign_directory() {
     std::fs::write(work.join("notes.txt"), "mine").unwrap();
     let output = export(&work, &repo(EXAMPLE[2]));
     assert_eq!(output.status.code(), Some(2));
-    assert!(stderr(&output).contains("is not an fxsim export"), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains("is not an fxsim export"),
+        "{}",
+        stderr(&output)
+    );
     assert!(work.join("notes.txt").exists());
 }

@@ -159,6 +159,8 @@ fn wrap32(value: i64) -> i64 {
     i64::from(value as i32)
 }
 
+// The index loops spell out the word-index formulas of docs/formats.md.
+#[allow(clippy::needless_range_loop)]
 #[test]
 fn gemm_layer_images_match_lowering() {
     let dir = export_example("gemm_layer_images_match_lowering");

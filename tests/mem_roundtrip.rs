@@ -89,7 +89,9 @@ impl ImageProblem {
             .into_iter()
             .map(|(address, word)| {
                 let elements = (0..self.per_word())
-                    .map(|j| extract_bits(&word.value, j as u64 * u64::from(bits), bits, self.signed))
+                    .map(|j| {
+                        extract_bits(&word.value, j as u64 * u64::from(bits), bits, self.signed)
+                    })
                     .collect();
                 (address, elements)
             })
@@ -97,7 +99,12 @@ impl ImageProblem {
     }
 
     fn expected(&self) -> Vec<(u64, Vec<i64>)> {
-        self.words.iter().cloned().enumerate().map(|(i, w)| (i as u64, w)).collect()
+        self.words
+            .iter()
+            .cloned()
+            .enumerate()
+            .map(|(i, w)| (i as u64, w))
+            .collect()
     }
 }
 
@@ -115,12 +122,14 @@ fn element_strategy(bits: u32, signed: bool) -> BoxedStrategy<i64> {
 /// line comments, tabs and CRLF, and no final newline.
 fn reformat(text: &str) -> String {
     let mut out = String::from("/* reformatted\n dump */");
-    let mut address = 0;
-    for line in text.lines().filter(|l| !l.starts_with("//")) {
+    let words = text.lines().filter(|l| !l.starts_with("//"));
+    for (address, line) in words.enumerate() {
         let digits: Vec<char> = line.chars().collect();
         let grouped: Vec<String> = digits.chunks(4).map(|c| c.iter().collect()).collect();
-        out.push_str(&format!("@{address:x}\t{} // word\r\n", grouped.join("_").to_uppercase()));
-        address += 1;
+        out.push_str(&format!(
+            "@{address:x}\t{} // word\r\n",
+            grouped.join("_").to_uppercase()
+        ));
     }
     out.trim_end().to_string()
 }

@@ -230,7 +230,7 @@ impl<'a> MacLayer<'a> {
     ) -> Result<Vec<FileEntry>, ExportError> {
         let mut entries = vec![self.write_weights(open)?, self.write_activations(open)?];
         let post = self.arithmetic.datapath.bias == crate::exec::BiasMode::Post;
-        entries.push(self.write_channels(open, "bias", Role::Bias, &self.register_starts()?)?);
+        entries.push(self.write_channels(open, "bias", Role::Bias, &self.register_starts())?);
         if post {
             entries.push(self.write_channels(
                 open,
@@ -311,18 +311,17 @@ impl<'a> MacLayer<'a> {
 
     /// Returns the accumulator initial values as the register holds them
     /// after the load: wrapped or saturated to its width.
-    fn register_starts(&self) -> Result<Vec<i64>, ExportError> {
+    fn register_starts(&self) -> Vec<i64> {
         let bits = self.widths.accumulator_bits;
         let overflow = self.arithmetic.overflow;
-        Ok(self
-            .image
+        self.image
             .starts
             .iter()
             .map(|&start| match overflow {
                 Overflow::Wrap => crate::numeric::wrap(start, bits, Signedness::Signed),
                 Overflow::Saturate => crate::numeric::saturate(start, bits, Signedness::Signed),
             })
-            .collect())
+            .collect()
     }
 
     /// Writes one word of `cols` per-channel values per group and tile.
