@@ -180,8 +180,8 @@ fn verify_matches_decimal_dump_in_tensor_order() {
     );
 }
 
-/// Reads a golden image of a tensor narrower than one word per row back
-/// in tensor order (N <= C so word m holds row m).
+/// Reads a golden image back in tensor order, for a tensor of at most C
+/// channels, where word m contains row m.
 fn tensor_values(dir: &Path, name: &str) -> Vec<i64> {
     let text = std::fs::read_to_string(dir.join(name)).unwrap();
     let manifest = fxsim::export::read_manifest(dir).unwrap();

@@ -1,8 +1,8 @@
-//! `fxsim export` images checked against independent references: golden
-//! outputs against `fxsim run --hw --dump`, weights, activations, biases
-//! and accumulators against the timing model's GEMM lowering and a naive
-//! depthwise loop, and every `.mem` loaded by Icarus Verilog and Verilator
-//! with the manifest's word hash recomputed in Verilog.
+//! `fxsim export` images checked against independent references. Golden
+//! outputs are compared with `fxsim run --hw --dump`. Weights, activations,
+//! biases and accumulators are compared with the timing model's GEMM
+//! lowering and a naive depthwise loop. Icarus Verilog and Verilator load
+//! every `.mem` and recompute the manifest's word hash.
 
 mod common;
 
@@ -296,7 +296,7 @@ fn depthwise_accumulators_match_naive_loop() {
 
     let accumulators = read_image(&dir, entry(&manifest, &format!("layer{index:03}_acc.mem")));
     let m = out_h * out_w;
-    // One group per channel, N = 1: word g*M + m holds the channel in element 0.
+    // One group per channel and N = 1, so word g*M + m has the channel in element 0.
     assert_eq!(accumulators.len(), channels * m);
     for c in 0..channels {
         for oy in 0..out_h {

@@ -60,7 +60,7 @@ impl ImageProblem {
         (String::from_utf8(bytes).unwrap(), entry.checksum.word_hash)
     }
 
-    /// The word hash from the definition, on u128 words.
+    /// Computes the word hash from its definition, bit by bit.
     fn reference_hash(&self) -> u32 {
         let bits = self.element_bits as usize;
         let word_bits = bits * self.per_word();

@@ -5,7 +5,7 @@
 //! Every value comes from the executor's prepared layer ([`MacImage`]) and
 //! its run, and the im2col order from the timing model's lowering. The
 //! `docs/formats.md` table gives each file's word index. Limitation: the
-//! activation image holds the whole im2col matrix, `groups * F * M` words,
+//! activation image keeps the whole im2col matrix, `groups * F * M` words,
 //! in memory while it is written.
 
 use super::mem::{fits, ImageSpec, MemWriter};
@@ -309,8 +309,8 @@ impl<'a> MacLayer<'a> {
         writer.finish()
     }
 
-    /// Returns the accumulator initial values as the register holds them
-    /// after the load: wrapped or saturated to its width.
+    /// Returns the accumulator initial values as the register contains them
+    /// after the load, wrapped or saturated to its width.
     fn register_starts(&self) -> Vec<i64> {
         let bits = self.widths.accumulator_bits;
         let overflow = self.arithmetic.overflow;

@@ -34,7 +34,7 @@ use std::path::{Path, PathBuf};
 /// Name of the marker file that identifies an export directory.
 pub const EXPORT_MARKER: &str = ".fxsim-export";
 
-/// What to export besides the always-written files.
+/// Options of an export beyond the files always written.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct ExportOptions {
     /// Also write each MAC layer's accumulators before the PPU.
