@@ -9,13 +9,28 @@ mod common;
 use fxsim::exec::TensorValue;
 use fxsim::export::mem::extract_bits;
 use fxsim::export::{read_manifest, FileEntry, Manifest};
-use fxsim::model::{Graph, OpKind};
+use fxsim::model::{Graph, OpKind, Padding};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 const MODEL: &str = "examples/tiny/model.tflite";
 const INPUT: &str = "examples/tiny/input.npy";
 const HW: &str = "examples/hw/zynq7020.toml";
+
+/// A model, an input and a hardware description to export.
+struct Example {
+    model: String,
+    input: String,
+    hw: String,
+}
+
+fn tiny() -> Example {
+    Example {
+        model: repo(MODEL),
+        input: repo(INPUT),
+        hw: repo(HW),
+    }
+}
 
 fn fxsim(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_fxsim"))
@@ -36,16 +51,21 @@ fn scratch(name: &str) -> PathBuf {
     dir
 }
 
-/// Exports the example with accumulators into a fresh directory.
+/// Exports the tiny example with accumulators into a fresh directory.
 fn export_example(name: &str) -> PathBuf {
+    export_with(name, &tiny())
+}
+
+/// Exports `example` with accumulators into a fresh directory.
+fn export_with(name: &str, example: &Example) -> PathBuf {
     let out = scratch(name).join("export");
     let output = fxsim(&[
         "export",
-        &repo(MODEL),
+        &example.model,
         "--hw",
-        &repo(HW),
+        &example.hw,
         "--input",
-        &repo(INPUT),
+        &example.input,
         "--out",
         out.to_str().unwrap(),
         "--accumulators",
@@ -145,12 +165,12 @@ fn golden_outputs_equal_run_dump() {
     }
 }
 
-/// Runs the example on its configured datapath, for the layer inputs.
-fn run_example(graph: &Graph) -> Vec<Option<TensorValue>> {
-    let hw = fxsim::hw::HwConfig::load(repo(HW)).unwrap();
+/// Runs an example on its configured datapath, for the layer inputs.
+fn run_example(graph: &Graph, example: &Example) -> Vec<Option<TensorValue>> {
+    let hw = fxsim::hw::HwConfig::load(&example.hw).unwrap();
     let datapaths = hw.datapaths(graph);
     let executor = fxsim::exec::Executor::with_datapaths(graph, |i| datapaths[i].clone()).unwrap();
-    let input = fxsim::io::read_npy(Path::new(&repo(INPUT))).unwrap();
+    let input = fxsim::io::read_npy(Path::new(&example.input)).unwrap();
     executor.run(&[input]).unwrap().values
 }
 
@@ -159,14 +179,26 @@ fn wrap32(value: i64) -> i64 {
     i64::from(value as i32)
 }
 
-// The index loops spell out the word-index formulas of docs/formats.md.
-#[allow(clippy::needless_range_loop)]
 #[test]
 fn gemm_layer_images_match_lowering() {
     let dir = export_example("gemm_layer_images_match_lowering");
-    let manifest = read_manifest(&dir).unwrap();
     let graph = fxsim::import::tflite::read_file(repo(MODEL)).unwrap();
-    let values = run_example(&graph);
+    let values = run_example(&graph, &tiny());
+    let checked = check_gemm_layers(&dir, &graph, &values);
+    assert_eq!(
+        checked, 3,
+        "the example has two CONV_2D and one FULLY_CONNECTED"
+    );
+}
+
+/// Checks the weight, activation, bias and accumulator images of every
+/// CONV_2D and FULLY_CONNECTED layer against the timing model's lowering
+/// (`x - zx` operands, 32-bit wrapping accumulators); returns the count.
+// The index loops spell out the word-index formulas of docs/formats.md.
+#[allow(clippy::needless_range_loop)]
+fn check_gemm_layers(dir: &Path, graph: &Graph, values: &[Option<TensorValue>]) -> usize {
+    let manifest = read_manifest(dir).unwrap();
+    let dir = dir.to_path_buf();
     let (rows, cols) = (manifest.rows, manifest.cols);
     let mut checked = 0;
 
@@ -175,7 +207,7 @@ fn gemm_layer_images_match_lowering() {
             continue;
         }
         let input = values[op.inputs[0].unwrap()].as_ref().unwrap();
-        let lowered = fxsim::timing::stepped::lower_layer(&graph, index, input).unwrap();
+        let lowered = fxsim::timing::stepped::lower_layer(graph, index, input).unwrap();
         let (m, k, n) = (
             lowered.gemm.m as usize,
             lowered.gemm.k as usize,
@@ -247,78 +279,133 @@ fn gemm_layer_images_match_lowering() {
         }
         checked += 1;
     }
-    assert_eq!(
-        checked, 3,
-        "the example has two CONV_2D and one FULLY_CONNECTED"
-    );
+    checked
 }
 
 #[test]
 fn depthwise_accumulators_match_naive_loop() {
     let dir = export_example("depthwise_accumulators_match_naive_loop");
-    let manifest = read_manifest(&dir).unwrap();
     let graph = fxsim::import::tflite::read_file(repo(MODEL)).unwrap();
-    let values = run_example(&graph);
-    let (index, op, attrs) = graph
-        .ops
-        .iter()
-        .enumerate()
-        .find_map(|(index, op)| match &op.kind {
-            OpKind::DepthwiseConv2d(attrs) => Some((index, op, attrs)),
-            _ => None,
-        })
-        .unwrap();
-    let input = values[op.inputs[0].unwrap()].as_ref().unwrap();
-    let x = input.to_i64_vec();
-    let input_tensor = graph.tensor(op.inputs[0].unwrap());
-    let zero_point = input_tensor.quantization.as_ref().unwrap().zero_point(0);
-    let filter = graph.tensor(op.inputs[1].unwrap());
-    let w = filter.data_as_i64().unwrap();
-    let bias = graph.tensor(op.inputs[2].unwrap()).data_as_i64().unwrap();
-    let [_, in_h, in_w, channels] = input.shape[..] else {
-        panic!()
-    };
-    let [_, kh, kw, cout] = filter.shape[..] else {
-        panic!()
-    };
-    let output_shape = &graph.tensor(op.outputs[0]).shape;
-    let [_, out_h, out_w, _] = output_shape[..] else {
-        panic!()
-    };
-    assert_eq!(cout, channels, "depth multiplier 1");
-    let pad = |input: usize, kernel: usize, stride: usize, out: usize| {
-        ((out - 1) * stride + kernel).saturating_sub(input) / 2
-    };
-    let (pad_h, pad_w) = (
-        pad(in_h, kh, attrs.stride.h, out_h),
-        pad(in_w, kw, attrs.stride.w, out_w),
-    );
+    let values = run_example(&graph, &tiny());
+    assert_eq!(check_depthwise_layers(&dir, &graph, &values), 1);
+}
 
-    let accumulators = read_image(&dir, entry(&manifest, &format!("layer{index:03}_acc.mem")));
-    let m = out_h * out_w;
-    // One group per channel and N = 1, so word g*M + m has the channel in element 0.
-    assert_eq!(accumulators.len(), channels * m);
-    for c in 0..channels {
-        for oy in 0..out_h {
-            for ox in 0..out_w {
-                let mut sum = bias[c];
-                for ky in 0..kh {
-                    for kx in 0..kw {
-                        let iy = (oy * attrs.stride.h + ky) as isize - pad_h as isize;
-                        let ix = (ox * attrs.stride.w + kx) as isize - pad_w as isize;
-                        if iy < 0 || ix < 0 || iy >= in_h as isize || ix >= in_w as isize {
-                            continue;
+/// Checks the accumulator image of every DEPTHWISE_CONV_2D layer with
+/// depth multiplier 1 against a naive loop over the model's tensors;
+/// returns the count.
+fn check_depthwise_layers(dir: &Path, graph: &Graph, values: &[Option<TensorValue>]) -> usize {
+    let manifest = read_manifest(dir).unwrap();
+    let mut checked = 0;
+    for (index, op) in graph.ops.iter().enumerate() {
+        let OpKind::DepthwiseConv2d(attrs) = &op.kind else {
+            continue;
+        };
+        let input = values[op.inputs[0].unwrap()].as_ref().unwrap();
+        let x = input.to_i64_vec();
+        let input_tensor = graph.tensor(op.inputs[0].unwrap());
+        let zero_point = input_tensor.quantization.as_ref().unwrap().zero_point(0);
+        let filter = graph.tensor(op.inputs[1].unwrap());
+        let w = filter.data_as_i64().unwrap();
+        let bias = graph.tensor(op.inputs[2].unwrap()).data_as_i64().unwrap();
+        let [_, in_h, in_w, channels] = input.shape[..] else {
+            panic!()
+        };
+        let [_, kh, kw, cout] = filter.shape[..] else {
+            panic!()
+        };
+        let output_shape = &graph.tensor(op.outputs[0]).shape;
+        let [_, out_h, out_w, _] = output_shape[..] else {
+            panic!()
+        };
+        assert_eq!(cout, channels, "depth multiplier 1");
+        let pad = |input: usize, kernel: usize, stride: usize, out: usize| match attrs.padding {
+            Padding::Same => ((out - 1) * stride + kernel).saturating_sub(input) / 2,
+            Padding::Valid => 0,
+        };
+        let (pad_h, pad_w) = (
+            pad(in_h, kh, attrs.stride.h, out_h),
+            pad(in_w, kw, attrs.stride.w, out_w),
+        );
+
+        let accumulators = read_image(dir, entry(&manifest, &format!("layer{index:03}_acc.mem")));
+        let m = out_h * out_w;
+        // One group per channel and N = 1, so word g*M + m has the channel in element 0.
+        assert_eq!(accumulators.len(), channels * m);
+        for c in 0..channels {
+            for oy in 0..out_h {
+                for ox in 0..out_w {
+                    let mut sum = bias[c];
+                    for ky in 0..kh {
+                        for kx in 0..kw {
+                            let iy = (oy * attrs.stride.h + ky) as isize - pad_h as isize;
+                            let ix = (ox * attrs.stride.w + kx) as isize - pad_w as isize;
+                            if iy < 0 || ix < 0 || iy >= in_h as isize || ix >= in_w as isize {
+                                continue;
+                            }
+                            let xv = x[((iy as usize) * in_w + ix as usize) * channels + c];
+                            sum += w[(ky * kw + kx) * cout + c] * (xv - zero_point);
                         }
-                        let xv = x[((iy as usize) * in_w + ix as usize) * channels + c];
-                        sum += w[(ky * kw + kx) * cout + c] * (xv - zero_point);
                     }
+                    let word = &accumulators[c * m + oy * out_w + ox];
+                    assert_eq!(
+                        word[0],
+                        wrap32(sum),
+                        "layer {index} channel {c} pixel ({oy}, {ox})"
+                    );
+                    assert!(word[1..].iter().all(|&e| e == 0), "padding columns are 0");
                 }
-                let word = &accumulators[c * m + oy * out_w + ox];
-                assert_eq!(word[0], wrap32(sum), "channel {c} pixel ({oy}, {ox})");
-                assert!(word[1..].iter().all(|&e| e == 0), "padding columns are 0");
             }
         }
+        checked += 1;
     }
+    checked
+}
+
+#[test]
+fn mobilenet_images_match_references() {
+    let models = require_shared_models!();
+    let work = scratch("mobilenet_images_match_references");
+    // A 16 x 16 array with the TFLite arithmetic.
+    let hw = std::fs::read_to_string(repo(HW))
+        .unwrap()
+        .replace("rows = 8 ", "rows = 16 ")
+        .replace("cols = 8 ", "cols = 16 ");
+    std::fs::write(work.join("hw.toml"), &hw).unwrap();
+    let model = models.join("mobilenet_v2_quantized_1x3x224x224.tflite");
+    let graph = fxsim::import::tflite::read_file(&model).unwrap();
+    let input_tensor = graph.tensor(graph.inputs[0]);
+    let input = common::random_input(&input_tensor.shape, common::ElementType::I8, 7);
+    common::write_npy(&work.join("input.npy"), &input).unwrap();
+    let example = Example {
+        model: model.display().to_string(),
+        input: work.join("input.npy").display().to_string(),
+        hw: work.join("hw.toml").display().to_string(),
+    };
+    let dir = export_with("mobilenet_images_match_references/run", &example);
+    let values = run_example(&graph, &example);
+
+    assert_eq!(check_gemm_layers(&dir, &graph, &values), 36);
+    assert_eq!(check_depthwise_layers(&dir, &graph, &values), 17);
+
+    // The golden outputs equal the reference datapath's (its int8 fast kernels).
+    let manifest = read_manifest(&dir).unwrap();
+    let reference = fxsim::exec::run(
+        &graph,
+        &fxsim::exec::Datapath::reference(),
+        &[common::convert::to_value(&input)],
+    )
+    .unwrap();
+    for (index, op) in graph.ops.iter().enumerate() {
+        let golden = entry(&manifest, &format!("layer{index:03}_output.mem"));
+        let expected = reference.values[op.outputs[0]].as_ref().unwrap();
+        assert_eq!(
+            golden_tensor(&dir, golden, manifest.cols),
+            expected.to_i64_vec(),
+            "layer {index} output"
+        );
+    }
+    // The export with accumulators takes about 450 MB.
+    let _ = std::fs::remove_dir_all(&work);
 }
 
 /// Renders one testbench that loads every `.mem` of `manifest` into a
