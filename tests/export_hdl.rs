@@ -184,7 +184,7 @@ fn gemm_layer_images_match_lowering() {
     let dir = export_example("gemm_layer_images_match_lowering");
     let graph = fxsim::import::tflite::read_file(repo(MODEL)).unwrap();
     let values = run_example(&graph, &tiny());
-    let checked = check_gemm_layers(&dir, &graph, &values);
+    let checked = check_gemm_layers(&dir, &graph, &values, Mode::default());
     assert_eq!(
         checked, 3,
         "the example has two CONV_2D and one FULLY_CONNECTED"
@@ -196,7 +196,12 @@ fn gemm_layer_images_match_lowering() {
 /// (`x - zx` operands, 32-bit wrapping accumulators); returns the count.
 // The index loops spell out the word-index formulas of docs/formats.md.
 #[allow(clippy::needless_range_loop)]
-fn check_gemm_layers(dir: &Path, graph: &Graph, values: &[Option<TensorValue>]) -> usize {
+fn check_gemm_layers(
+    dir: &Path,
+    graph: &Graph,
+    values: &[Option<TensorValue>],
+    mode: Mode,
+) -> usize {
     let manifest = read_manifest(dir).unwrap();
     let dir = dir.to_path_buf();
     let (rows, cols) = (manifest.rows, manifest.cols);
@@ -215,11 +220,36 @@ fn check_gemm_layers(dir: &Path, graph: &Graph, values: &[Option<TensorValue>]) 
         );
         let (folds, tiles) = (k.div_ceil(rows), n.div_ceil(cols));
         let name = |suffix: &str| format!("layer{index:03}_{suffix}.mem");
+        let input_quant = graph
+            .tensor(op.inputs[0].unwrap())
+            .quantization
+            .clone()
+            .unwrap();
+        let zero_point = input_quant.zero_point(0);
+        // With `fold` the multiplier sees the raw x (a padded tap reads zx),
+        // and -zx * sum(w) joins the bias.
+        let operand_offset = if mode.fold { zero_point } else { 0 };
+        let effective_bias: Vec<i64> = (0..n)
+            .map(|nn| {
+                let weight_sum: i64 = (0..k).map(|kk| lowered.b[kk * n + nn]).sum();
+                lowered.bias[nn] - operand_offset * weight_sum
+            })
+            .collect();
+        let start = |nn: usize| if mode.post { 0 } else { effective_bias[nn] };
 
         let weights = read_image(&dir, entry(&manifest, &name("weights")));
         let activations = read_image(&dir, entry(&manifest, &name("activations")));
         let bias = read_image(&dir, entry(&manifest, &name("bias")));
         let accumulators = read_image(&dir, entry(&manifest, &name("acc")));
+        let bias_post = mode
+            .post
+            .then(|| read_image(&dir, entry(&manifest, &name("bias_post"))));
+        check_requant(
+            &read_image(&dir, entry(&manifest, &name("requant"))),
+            graph,
+            op,
+            cols,
+        );
         for t in 0..tiles {
             for f in 0..folds {
                 for r in 0..rows {
@@ -243,7 +273,11 @@ fn check_gemm_layers(dir: &Path, graph: &Graph, values: &[Option<TensorValue>]) 
             for mm in 0..m {
                 for r in 0..rows {
                     let kk = f * rows + r;
-                    let expected = if kk < k { lowered.a[mm * k + kk] } else { 0 };
+                    let expected = if kk < k {
+                        lowered.a[mm * k + kk] + operand_offset
+                    } else {
+                        0
+                    };
                     let word = f * m + mm;
                     assert_eq!(
                         activations[word][r], expected,
@@ -255,17 +289,23 @@ fn check_gemm_layers(dir: &Path, graph: &Graph, values: &[Option<TensorValue>]) 
         for t in 0..tiles {
             for j in 0..cols {
                 let nn = t * cols + j;
-                let expected = if nn < n { lowered.bias[nn] } else { 0 };
+                let expected = if nn < n { start(nn) } else { 0 };
                 assert_eq!(
                     bias[t][j], expected,
                     "layer {index} bias tile {t} element {j}"
                 );
+                if let Some(bias_post) = &bias_post {
+                    let expected = if nn < n { effective_bias[nn] } else { 0 };
+                    assert_eq!(bias_post[t][j], expected, "layer {index} post bias {nn}");
+                }
                 for mm in 0..m {
                     let expected = if nn < n {
                         let dot: i64 = (0..k)
-                            .map(|kk| lowered.a[mm * k + kk] * lowered.b[kk * n + nn])
+                            .map(|kk| {
+                                (lowered.a[mm * k + kk] + operand_offset) * lowered.b[kk * n + nn]
+                            })
                             .sum();
-                        wrap32(lowered.bias[nn] + dot)
+                        wrap32(start(nn) + dot)
                     } else {
                         0
                     };
@@ -280,6 +320,156 @@ fn check_gemm_layers(dir: &Path, graph: &Graph, values: &[Option<TensorValue>]) 
         checked += 1;
     }
     checked
+}
+
+/// The datapath modes of an export, for the expected images.
+#[derive(Debug, Clone, Copy, Default)]
+struct Mode {
+    /// `zero_point = "fold"`.
+    fold: bool,
+    /// `bias = "post"`.
+    post: bool,
+}
+
+/// Checks each channel's `{shift, multiplier}` of a `tflite` requant image
+/// against the real scale `input_scale * weight_scale / output_scale`:
+/// `multiplier * 2^(-31 - shift)` within 2^-30 relative. As in TFLite, a
+/// FULLY_CONNECTED layer with one weight scale multiplies the two scales in
+/// float32 first.
+fn check_requant(requant: &[Vec<i64>], graph: &Graph, op: &fxsim::model::Op, cols: usize) {
+    let scale = |id: usize| graph.tensor(id).quantization.clone().unwrap().scales;
+    let input_scale = scale(op.inputs[0].unwrap())[0];
+    let output_scale = f64::from(scale(op.outputs[0])[0]);
+    let weight_scales = scale(op.inputs[1].unwrap());
+    let float_product = matches!(op.kind, OpKind::FullyConnected(_)) && weight_scales.len() == 1;
+    let channels = graph.tensor(op.outputs[0]).shape.last().copied().unwrap();
+    for channel in 0..channels {
+        let weight_scale = weight_scales[if weight_scales.len() == 1 { 0 } else { channel }];
+        let product = if float_product {
+            f64::from(input_scale * weight_scale)
+        } else {
+            f64::from(input_scale) * f64::from(weight_scale)
+        };
+        let expected = product / output_scale;
+        let element = requant[channel / cols][channel % cols];
+        let multiplier = element as u64 as u32 as i32;
+        let shift = (element >> 32) as u8 as i8;
+        let value = f64::from(multiplier) * 2f64.powi(-31 - i32::from(shift));
+        assert!(
+            (value - expected).abs() <= expected * 2f64.powi(-30),
+            "channel {channel}: multiplier {multiplier}, shift {shift} give {value}; scale {expected}"
+        );
+    }
+}
+
+#[test]
+fn fold_and_post_bias_images_match_lowering() {
+    let work = scratch("fold_and_post_bias_images_match_lowering");
+    let hw = std::fs::read_to_string(repo(HW))
+        .unwrap()
+        .replace("bias = \"init\"", "bias = \"post\"")
+        .replace("zero_point = \"subtract\"", "zero_point = \"fold\"");
+    assert!(hw.contains("\"fold\"") && hw.contains("\"post\""));
+    std::fs::write(work.join("hw.toml"), hw).unwrap();
+    let example = Example {
+        hw: work.join("hw.toml").display().to_string(),
+        ..tiny()
+    };
+    let dir = export_with("fold_and_post_bias_images_match_lowering/run", &example);
+    let graph = fxsim::import::tflite::read_file(repo(MODEL)).unwrap();
+    let values = run_example(&graph, &example);
+    let mode = Mode {
+        fold: true,
+        post: true,
+    };
+    assert_eq!(check_gemm_layers(&dir, &graph, &values, mode), 3);
+
+    let manifest = read_manifest(&dir).unwrap();
+    let activations = entry(&manifest, "layer000_activations.mem");
+    assert_eq!(
+        activations.element_bits, 8,
+        "fold keeps the activation width"
+    );
+    // Under wrapping the outputs equal those of the subtract, init datapath.
+    let reference = export_example("fold_and_post_bias_images_match_lowering/reference");
+    for file in manifest
+        .files
+        .iter()
+        .filter(|f| f.role == fxsim::export::Role::Output)
+    {
+        let old = std::fs::read(reference.join(&file.name)).unwrap();
+        let new = std::fs::read(dir.join(&file.name)).unwrap();
+        assert!(
+            old == new,
+            "{} differs from the subtract/init export",
+            file.name
+        );
+    }
+}
+
+#[test]
+fn layers_image_fields_match_lowering() {
+    let dir = export_example("layers_image_fields_match_lowering");
+    let manifest = read_manifest(&dir).unwrap();
+    let graph = fxsim::import::tflite::read_file(repo(MODEL)).unwrap();
+    let values = run_example(&graph, &tiny());
+    let layers_entry = entry(&manifest, "layers.mem");
+    let text = std::fs::read_to_string(dir.join("layers.mem")).unwrap();
+    let words = fxsim::verify::parse::parse_hex_dump(&text).unwrap();
+    let field = |word: &[u64], name: &str| {
+        let field = manifest
+            .layer_fields
+            .iter()
+            .find(|f| f.name == name)
+            .unwrap();
+        extract_bits(word, u64::from(field.lsb), field.bits, field.signed)
+    };
+    let total: u32 = manifest.layer_fields.iter().map(|f| f.bits).sum();
+    assert_eq!(layers_entry.word_bits, total);
+
+    let mac_layers: Vec<usize> = graph
+        .ops
+        .iter()
+        .enumerate()
+        .filter(|(_, op)| {
+            matches!(
+                op.kind,
+                OpKind::Conv2d(_) | OpKind::DepthwiseConv2d(_) | OpKind::FullyConnected(_)
+            )
+        })
+        .map(|(index, _)| index)
+        .collect();
+    assert_eq!(words.len(), mac_layers.len());
+    for ((_, word), &index) in words.iter().zip(&mac_layers) {
+        let word = &word.value;
+        let op = &graph.ops[index];
+        assert_eq!(field(word, "OP_INDEX"), index as i64);
+        let output = graph.tensor(op.outputs[0]);
+        let zero_point = output.quantization.as_ref().unwrap().zero_point(0);
+        assert_eq!(
+            field(word, "OUTPUT_ZERO_POINT"),
+            zero_point,
+            "layer {index}"
+        );
+        assert_eq!(field(word, "ACC_BITS"), 32);
+        assert_eq!(field(word, "ACT_BITS"), 9, "subtract: 8 + 1 bits");
+        if let OpKind::DepthwiseConv2d(_) = op.kind {
+            assert_eq!(field(word, "KIND"), 1);
+            assert_eq!(field(word, "GROUPS"), *output.shape.last().unwrap() as i64);
+            assert_eq!(field(word, "N"), 1);
+            continue;
+        }
+        let input = values[op.inputs[0].unwrap()].as_ref().unwrap();
+        let gemm = fxsim::timing::stepped::lower_layer(&graph, index, input)
+            .unwrap()
+            .gemm;
+        assert_eq!(field(word, "GROUPS"), 1);
+        assert_eq!(field(word, "M"), gemm.m as i64, "layer {index}");
+        assert_eq!(field(word, "K"), gemm.k as i64, "layer {index}");
+        assert_eq!(field(word, "N"), gemm.n as i64, "layer {index}");
+        assert_eq!(field(word, "F"), gemm.k.div_ceil(8) as i64, "layer {index}");
+        assert_eq!(field(word, "T"), gemm.n.div_ceil(8) as i64, "layer {index}");
+    }
 }
 
 #[test]
@@ -384,7 +574,10 @@ fn mobilenet_images_match_references() {
     let dir = export_with("mobilenet_images_match_references/run", &example);
     let values = run_example(&graph, &example);
 
-    assert_eq!(check_gemm_layers(&dir, &graph, &values), 36);
+    assert_eq!(
+        check_gemm_layers(&dir, &graph, &values, Mode::default()),
+        36
+    );
     assert_eq!(check_depthwise_layers(&dir, &graph, &values), 17);
 
     // The golden outputs equal the reference datapath's (its int8 fast kernels).
