@@ -176,7 +176,10 @@ fn read_image(dir: &Path, manifest: &Manifest, name: &str) -> (FileEntry, Vec<Ve
     (entry, words)
 }
 
-/// Checks the weight and accumulator images of `layer` against naive loops.
+/// Checks the weight, activation and accumulator images of `layer`
+/// against naive loops.
+// The index loops spell out the word-index formulas of docs/formats.md.
+#[allow(clippy::needless_range_loop)]
 fn check_grouped(layer: &GroupedLayer, name: &str) {
     let graph = layer.graph();
     let dir = export(name, &graph);
