@@ -6,4 +6,6 @@ pub mod compare;
 pub mod estimate;
 pub mod inspect;
 pub mod output;
+pub mod run;
+pub mod run_charts;
 pub mod svg;

@@ -391,9 +391,16 @@ impl Canvas {
                 "#c0392b",
                 "stroke-width=\"1.5\" stroke-dasharray=\"6 4\"",
             );
+            // A label close to the top of the frame goes below its line, so
+            // that it stays inside the frame and clear of the title.
+            let label_y = if y - frame.top < 16.0 {
+                y + 15.0
+            } else {
+                y - 5.0
+            };
             self.text(
                 frame.right() - 4.0,
-                y - 5.0,
+                label_y,
                 &rule.label,
                 "end",
                 "fill=\"#c0392b\"",

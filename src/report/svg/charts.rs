@@ -77,8 +77,10 @@ impl BarChart {
             let center = frame.left + slot * (i as f64 + 0.5);
             if self.show_values {
                 let top = frame.y_position(bar.value.clamp(frame.y.low, frame.y.high));
+                // A step 100 times finer than the ticks adds a decimal or two: 43.6
+                // on an axis ticked every 20.
                 let step = if frame.y.step > 0.0 {
-                    frame.y.step / 10.0
+                    frame.y.step / 100.0
                 } else {
                     bar.value
                 };

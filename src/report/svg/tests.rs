@@ -210,7 +210,7 @@ fn bar_chart_rule_and_values() {
     let document = parse(&svg);
     let texts = texts(&document);
     assert!(texts.contains(&"capacity".to_string()));
-    assert!(texts.contains(&"120".to_string()), "{texts:?}");
+    assert!(texts.contains(&"120.0".to_string()), "{texts:?}");
     let dashed = elements(&document, "line")
         .into_iter()
         .filter(|n| n.attribute("stroke-dasharray").is_some())
