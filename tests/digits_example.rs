@@ -1,9 +1,9 @@
-//! The digits example end to end: the reference datapath's accuracy on the
+//! The digits example end to end. The reference datapath's accuracy on the
 //! committed test set equals the TFLite interpreter's, which both READMEs
-//! state; fxsim's tensors equal the TFLite Micro reference kernels' on a
-//! sample of the test set; and `fxsim run`, the README's first command,
-//! prints its report within 100 columns and writes the Markdown report with
-//! three SVG charts.
+//! state. fxsim's tensors equal the TFLite Micro reference kernels' on a
+//! sample of the test set. `fxsim run`, the README's first command, prints
+//! its report within 100 columns and writes the Markdown report with three
+//! SVG charts.
 //!
 //! The oracle sample is every fourth test image plus every image the
 //! reference datapath misclassifies: one oracle run starts Python and
@@ -160,7 +160,7 @@ fn readme_command_prints_report() {
         assert!(line.contains(INTERPRETER_PERCENT), "{line}");
     }
     assert!(
-        text.contains("bit for bit on 360 of 360 inputs"),
+        text.contains("bit for bit, on 360 of 360 inputs"),
         "the zynq7020 datapath is the TFLite arithmetic:\n{text}"
     );
     for heading in [

@@ -10,11 +10,11 @@ Run it with a Python environment that has TensorFlow and scikit-learn
     .venv-tf/bin/python examples/digits/make_model.py
 
 It reads the handwritten digits data set that ships inside scikit-learn
-(1797 images of 8x8 pixels, values 0..16), holds out a stratified test set
-of TEST_SIZE images, trains a small CNN on the rest with fixed seeds and
-deterministic TensorFlow ops, and converts it with the TFLite converter's
-full-integer post-training quantization (int8 activations, weights, input
-and output; batch norm folded into the convolutions by the converter). It
+(1797 images of 8x8 pixels, values 0..16) and holds out a stratified test
+set of TEST_SIZE images. It trains a small CNN on the rest with fixed seeds
+and deterministic TensorFlow ops. The TFLite converter's full-integer
+post-training quantization then gives int8 activations, weights, input and
+output, and folds each batch norm into the convolution before it. It
 writes, next to this script:
 
 - model.tflite: the quantized model, batch size 1;
@@ -48,8 +48,8 @@ TEST_SIZE = 360
 EPOCHS = 40
 BATCH_SIZE = 32
 CALIBRATION_SAMPLES = 300
-# Pixel counts run from 0 to 16 (on-pixels in a 4x4 block of the original
-# 32x32 bitmap); the model sees them scaled to [0, 1].
+# Pixel counts run from 0 to 16 (set pixels in a 4x4 block of the original
+# 32x32 bitmap). The model takes them scaled to [0, 1].
 PIXEL_MAX = 16.0
 
 

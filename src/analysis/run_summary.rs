@@ -1,9 +1,9 @@
-//! The summary behind `fxsim run` on a data set: the network executed on
+//! The summary behind `fxsim run` on a data set. It executes the network on
 //! every input, on the hardware description's datapaths and on the
-//! reference datapath, with top-1 accuracy against labels and the agreement
-//! between the two; the design's timing and resource estimates; the
-//! accumulator analysis of every MAC layer; and, on request, accuracy by
-//! accumulator width.
+//! reference datapath, and counts top-1 accuracy against labels and the
+//! agreement between the two. It adds the design's timing and resource
+//! estimates, the accumulator analysis of every MAC layer and, on request,
+//! accuracy by accumulator width.
 //!
 //! Limitation: this module composes the executor, [`crate::timing`],
 //! [`crate::resources`] and [`super::accum`] and adds no model of its own.
@@ -42,7 +42,7 @@ pub enum SummaryError {
     Timing(#[from] TimingError),
 }
 
-/// What the summary is about and what it computes beyond the defaults.
+/// Names shown in the summary, the labels, and the optional sweep.
 #[derive(Debug, Clone, Default)]
 pub struct SummarySettings {
     /// The model's name in the report, typically its file path.
@@ -109,7 +109,7 @@ pub struct DesignSummary {
     pub accumulators: AccumReport,
 }
 
-/// How safe one MAC layer's configured accumulator is.
+/// Safety class of one MAC layer's configured accumulator.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum AccumSafety {
@@ -386,8 +386,8 @@ mod tests {
     use crate::analysis::accum::{BoundSummary, ObservedRange, OverflowMode};
     use crate::exec::OverflowCounts;
 
-    /// A layer configured at `bits`, with an optional bound width, the
-    /// narrowest width observed and the corrupted results counted.
+    /// Builds a layer configured at `bits`, with an optional bound width,
+    /// narrowest observed width and count of corrupted results.
     fn layer(
         bits: u32,
         bound: Option<u32>,

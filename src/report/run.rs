@@ -4,9 +4,9 @@
 //! [`TEXT_WIDTH`](super::estimate::TEXT_WIDTH) columns, or as Markdown that links the SVG charts of
 //! [`super::run_charts`].
 //!
-//! Limitation: a renderer only; every figure comes from
+//! Limitation: a renderer only. Every figure comes from
 //! [`crate::analysis::run_summary`], and the cycles and resources are
-//! estimates, which the report says.
+//! estimates, as the report states.
 
 use super::estimate::{
     bound_name, escape_markdown, format_mhz, format_percent, format_resource, push_wrapped,
@@ -110,8 +110,8 @@ fn accuracy_text(out: &mut String, results: &DatasetResults, has_hw: bool) {
     }
     if let (Some(identical), Some(agreeing)) = (results.identical, results.agreeing) {
         let line = format!(
-            "the hardware datapath's output equals the reference's bit for bit on {identical} \
-             of {total} inputs; its top-1 class agrees on {agreeing}"
+            "hardware output equal to the reference, bit for bit, on {identical} of {total} \
+             inputs (top-1 equal on {agreeing})"
         );
         push_wrapped(out, "  ", "  ", &line);
     }
@@ -181,8 +181,8 @@ fn resources_text(out: &mut String, resources: &ResourceReport) {
     push_wrapped(out, "  ", "  ", &resources.message);
 }
 
-/// The usage rows worth showing: a resource the part lacks and the design
-/// does not use (URAM on most 7-series parts) is left out.
+/// Selects the usage rows to show, leaving out a resource that the part
+/// lacks and the design does not use (URAM on most 7-series parts).
 fn shown_usage(
     resources: &ResourceReport,
 ) -> impl Iterator<Item = &crate::resources::ResourceUsage> {
