@@ -7,6 +7,8 @@
 use super::*;
 use std::fmt::Write;
 
+const RULE_COLOR: &str = "#c0392b";
+
 /// An axis resolved against its data: the drawn domain and its ticks.
 #[derive(Debug, Clone)]
 pub(super) struct ResolvedAxis {
@@ -380,6 +382,8 @@ impl Canvas {
         );
     }
 
+    /// Draws each rule as a dashed line across the frame. Its label goes in
+    /// the legend, where it cannot cover the data.
     pub(super) fn rules(&mut self, frame: &Frame, rules: &[Rule]) {
         for rule in rules {
             let y = frame.y_position(rule.value);
@@ -388,40 +392,43 @@ impl Canvas {
                 y,
                 frame.right(),
                 y,
-                "#c0392b",
+                RULE_COLOR,
                 "stroke-width=\"1.5\" stroke-dasharray=\"6 4\"",
-            );
-            // A label close to the top of the frame goes below its line, so
-            // that it stays inside the frame and clear of the title.
-            let label_y = if y - frame.top < 16.0 {
-                y + 15.0
-            } else {
-                y - 5.0
-            };
-            self.text(
-                frame.right() - 4.0,
-                label_y,
-                &rule.label,
-                "end",
-                "fill=\"#c0392b\"",
             );
         }
     }
 
-    /// Draws a legend as a column of swatches from (`x`, `y`).
-    pub(super) fn legend(&mut self, x: f64, y: f64, entries: &[LegendEntry]) {
+    /// Draws a legend as a column from (`x`, `y`): a square swatch per
+    /// entry, then a dashed line per rule.
+    pub(super) fn legend(&mut self, x: f64, y: f64, entries: &[LegendEntry], rules: &[Rule]) {
         for (i, entry) in entries.iter().enumerate() {
             let row = y + i as f64 * 18.0;
             self.rect(x, row - 9.0, 12.0, 12.0, &entry.color.hex(), None);
             self.text(x + 17.0, row + 1.0, &shorten(&entry.label), "start", "");
         }
+        for (i, rule) in rules.iter().enumerate() {
+            let row = y + (entries.len() + i) as f64 * 18.0;
+            self.line(
+                x - 2.0,
+                row - 3.0,
+                x + 14.0,
+                row - 3.0,
+                RULE_COLOR,
+                "stroke-width=\"1.5\" stroke-dasharray=\"4 2\"",
+            );
+            self.text(x + 17.0, row + 1.0, &shorten(&rule.label), "start", "");
+        }
     }
 }
 
-pub(super) fn legend_width(entries: &[LegendEntry]) -> f64 {
-    entries
+/// Width of the legend of `entries` and `rules`; 0 when both are empty.
+pub(super) fn legend_width(entries: &[LegendEntry], rules: &[Rule]) -> f64 {
+    let labels = entries
         .iter()
-        .map(|entry| text_width(&shorten(&entry.label)) + 30.0)
+        .map(|entry| entry.label.as_str())
+        .chain(rules.iter().map(|rule| rule.label.as_str()));
+    labels
+        .map(|label| text_width(&shorten(label)) + 30.0)
         .fold(0.0, f64::max)
 }
 

@@ -26,11 +26,8 @@ impl BarChart {
         let y = ResolvedAxis::new(chart, "y", &self.y, &values, true)?;
 
         let labels: Vec<String> = self.bars.iter().map(|bar| shorten(&bar.label)).collect();
-        let legend_space = if self.legend.is_empty() {
-            0.0
-        } else {
-            legend_width(&self.legend) + 12.0
-        };
+        let legend = legend_width(&self.legend, &self.rules);
+        let legend_space = if legend > 0.0 { legend + 12.0 } else { 0.0 };
         let width = WIDTH - MARGIN_LEFT - MARGIN_RIGHT - legend_space;
         let slot = width / self.bars.len().max(1) as f64;
         let longest = labels.iter().map(|l| text_width(l)).fold(0.0, f64::max);
@@ -110,7 +107,12 @@ impl BarChart {
         }
         canvas.rules(&frame, &self.rules);
         canvas.x_axis(&frame, &self.x_label);
-        canvas.legend(frame.right() + 16.0, frame.top + 8.0, &self.legend);
+        canvas.legend(
+            frame.right() + 16.0,
+            frame.top + 8.0,
+            &self.legend,
+            &self.rules,
+        );
         Ok(canvas.finish())
     }
 }
@@ -139,7 +141,8 @@ impl LineChart {
             ys.push(rule.value);
         }
         let legend = series_legend(&self.series);
-        let frame = numeric_frame(chart, &self.x, &self.y, &xs, &ys, legend_width(&legend))?;
+        let side = legend_width(&legend, &self.rules);
+        let frame = numeric_frame(chart, &self.x, &self.y, &xs, &ys, side)?;
 
         let mut canvas = Canvas::new(&self.title);
         canvas.y_axis(&frame, &self.y.label);
@@ -150,7 +153,7 @@ impl LineChart {
         }
         canvas.close_group();
         canvas.rules(&frame, &self.rules);
-        canvas.legend(frame.right() + 16.0, frame.top + 8.0, &legend);
+        canvas.legend(frame.right() + 16.0, frame.top + 8.0, &legend, &self.rules);
         Ok(canvas.finish())
     }
 }
@@ -192,7 +195,7 @@ impl ScatterPlot {
         };
         let colors = ResolvedAxis::new(chart, "colour", &color_axis, &values, false)?;
         let legend = series_legend(&self.overlays);
-        let side = legend_width(&legend).max(COLOR_BAR_SPACE);
+        let side = legend_width(&legend, &[]).max(COLOR_BAR_SPACE);
         let frame = numeric_frame(chart, &self.x, &self.y, &xs, &ys, side)?;
 
         let mut canvas = Canvas::new(&self.title);
@@ -215,7 +218,7 @@ impl ScatterPlot {
         canvas.close_group();
         color_bar(&mut canvas, &frame, &colors, &self.color.label);
         let legend_top = frame.top + COLOR_BAR_HEIGHT + 60.0;
-        canvas.legend(frame.right() + 16.0, legend_top, &legend);
+        canvas.legend(frame.right() + 16.0, legend_top, &legend, &[]);
         Ok(canvas.finish())
     }
 }

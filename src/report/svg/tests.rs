@@ -211,11 +211,24 @@ fn bar_chart_rule_and_values() {
     let texts = texts(&document);
     assert!(texts.contains(&"capacity".to_string()));
     assert!(texts.contains(&"120.0".to_string()), "{texts:?}");
-    let dashed = elements(&document, "line")
+    let dashed: Vec<_> = elements(&document, "line")
         .into_iter()
         .filter(|n| n.attribute("stroke-dasharray").is_some())
-        .count();
-    assert_eq!(dashed, 1);
+        .collect();
+    assert_eq!(dashed.len(), 2, "the rule and its legend swatch");
+    // The rule spans the frame at 100 on an axis from 0 to 140, and the
+    // bars' common baseline is the frame's bottom.
+    let rule = &dashed[0];
+    let rule_y = attribute(rule, "y1");
+    assert!(attribute(rule, "x2") - attribute(rule, "x1") > 300.0);
+    let rects = bar_rects(&document);
+    let baseline = attribute(&rects[0], "y") + attribute(&rects[0], "height");
+    let top_120 = attribute(&rects[1], "y");
+    let expected = baseline - (baseline - top_120) * 100.0 / 120.0;
+    assert!(
+        (rule_y - expected).abs() < 0.2,
+        "rule at {rule_y}, expected {expected}"
+    );
 }
 
 #[test]
