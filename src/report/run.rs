@@ -22,6 +22,9 @@ use std::fmt::Write;
 
 /// Width of the bars drawn in the text tables, in characters.
 const BAR_WIDTH: usize = 20;
+/// Longest tensor name in the Markdown accumulator table; converter names
+/// of folded layers run to hundreds of characters.
+const MARKDOWN_NAME_WIDTH: usize = 48;
 
 /// File names of the charts a Markdown report links, relative to it.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -389,7 +392,7 @@ fn accumulators_markdown(out: &mut String, design: &DesignSummary, chart: Option
             "| {} | {} | {} | {} | {} | {} | {} | {} | {} |",
             layer.index,
             escape_markdown(&layer.op),
-            escape_markdown(&layer.name),
+            escape_markdown(&truncate(&layer.name, MARKDOWN_NAME_WIDTH)),
             layer.terms,
             row.configured,
             row.bound,
