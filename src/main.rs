@@ -28,26 +28,8 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
-    /// Run a model bit-exactly on one input and print its output.
-    Run {
-        /// The model file (.tflite).
-        model: PathBuf,
-        /// Input tensor: .npy in the model's input type, or raw little-endian bytes with --shape.
-        #[arg(long)]
-        input: PathBuf,
-        /// Shape of a raw input, comma-separated (for example 1,96,96,1).
-        #[arg(long, value_delimiter = ',')]
-        shape: Option<Vec<usize>>,
-        /// Write every tensor as .npy, with tensors.tsv naming them, into this directory.
-        #[arg(long)]
-        dump: Option<PathBuf>,
-        /// Number of top classes to list.
-        #[arg(long, default_value_t = 5)]
-        top: usize,
-        /// Hardware description (TOML): run on its datapath and compare each layer with the reference.
-        #[arg(long)]
-        hw: Option<PathBuf>,
-    },
+    /// Run a model bit-exactly: on one input (--input), or on a data set with accuracy, latency, resources and accumulator safety.
+    Run(cli::run::RunArgs),
     /// Check accumulator widths per layer: analytic bound, observed range, overflows, accuracy by width.
     Accum(cli::accum::AccumArgs),
     /// Estimate cycles per layer and the DSP, BRAM, LUT and FF use of the accelerator; needs no input.
@@ -123,24 +105,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Estimate(args) => emit(&cli::estimate::run(&args)?),
         Command::Export(args) => emit(&cli::export::run(&args)?),
         Command::Verify(args) => cli::verify::run(&args),
-        Command::Run {
-            model,
-            input,
-            shape,
-            dump,
-            top,
-            hw,
-        } => {
-            let settings = RunSettings {
-                model,
-                input,
-                shape,
-                dump,
-                top,
-                hw,
-            };
-            run_model(&settings)
-        }
+        Command::Run(args) => emit(&cli::run::run(&args)?),
     }
 }
 
@@ -155,94 +120,4 @@ fn inspect(model: &Path, json: bool) -> anyhow::Result<()> {
     } else {
         emit(&inspection.to_text())
     }
-}
-
-/// Arguments of `fxsim run`.
-struct RunSettings {
-    model: PathBuf,
-    input: PathBuf,
-    shape: Option<Vec<usize>>,
-    dump: Option<PathBuf>,
-    top: usize,
-    hw: Option<PathBuf>,
-}
-
-fn run_model(settings: &RunSettings) -> anyhow::Result<()> {
-    let model = settings.model.as_path();
-    let graph = fxsim::import::tflite::read_file(model)?;
-    let hw = match &settings.hw {
-        Some(path) => {
-            let config = fxsim::hw::HwConfig::load(path)?;
-            config.check_graph(&graph)?;
-            for warning in config.ineffective_overrides(&graph) {
-                eprintln!("warning: {warning}");
-            }
-            Some(config)
-        }
-        None => None,
-    };
-    let input_id = match graph.inputs.as_slice() {
-        [id] => *id,
-        ids => anyhow::bail!(
-            "{}: model has {} inputs; run takes models with exactly one",
-            model.display(),
-            ids.len()
-        ),
-    };
-    let value = match &settings.shape {
-        Some(shape) => fxsim::io::read_raw(&settings.input, shape, graph.tensor(input_id).dtype)?,
-        None => fxsim::io::read_npy(&settings.input)?,
-    };
-    let inputs = [value];
-    let failed = || format!("{}: execution failed", model.display());
-
-    let reference = fxsim::exec::Executor::new(&graph, &fxsim::exec::Datapath::reference())
-        .and_then(|executor| executor.run(&inputs))
-        .with_context(failed)?;
-    let (execution, comparison) = match &hw {
-        None => (reference, None),
-        Some(config) => {
-            let datapaths = config.datapaths(&graph);
-            let executor = fxsim::exec::Executor::with_datapaths(&graph, |i| datapaths[i].clone())
-                .with_context(failed)?;
-            let configured = executor.run(&inputs).with_context(failed)?;
-            let rows = fxsim::analysis::compare::compare_layers(
-                &graph,
-                &executor,
-                &reference,
-                &configured,
-            );
-            (
-                configured,
-                Some(fxsim::report::compare::comparison_text(&rows)),
-            )
-        }
-    };
-    let top = settings.top;
-    let dump = settings.dump.as_deref();
-
-    let mut text = String::new();
-    for &id in &graph.outputs {
-        if let Some(value) = execution.values.get(id).and_then(Option::as_ref) {
-            text.push_str(&fxsim::report::output::describe_output(
-                graph.tensor(id),
-                value,
-                top,
-            ));
-        }
-    }
-    if let Some(comparison) = comparison {
-        text.push('\n');
-        text.push_str(&comparison);
-    }
-    emit(&text)?;
-    if let Some(dir) = dump {
-        fxsim::io::write_dump(dir, &graph, &execution.values)?;
-        eprintln!(
-            "wrote {} tensors to {}",
-            execution.values.iter().flatten().count(),
-            dir.display()
-        );
-    }
-    Ok(())
 }

@@ -174,7 +174,7 @@ pub fn top1(value: &TensorValue) -> Option<usize> {
 }
 
 /// Returns the model's only output tensor.
-fn single_output(graph: &Graph) -> Result<TensorId, AccumError> {
+pub(crate) fn single_output(graph: &Graph) -> Result<TensorId, AccumError> {
     match graph.outputs.as_slice() {
         [id] => Ok(*id),
         ids => Err(AccumError::ModelOutputs { count: ids.len() }),

@@ -5,4 +5,5 @@
 pub mod accum;
 pub mod estimate;
 pub mod export;
+pub mod run;
 pub mod verify;

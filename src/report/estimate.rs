@@ -78,7 +78,7 @@ impl EstimateReport {
     }
 }
 
-fn format_mhz(clock_mhz: f64) -> String {
+pub(crate) fn format_mhz(clock_mhz: f64) -> String {
     if clock_mhz.fract() == 0.0 {
         format!("{clock_mhz:.0}")
     } else {
@@ -86,12 +86,12 @@ fn format_mhz(clock_mhz: f64) -> String {
     }
 }
 
-fn format_percent(percent: Option<f64>) -> String {
+pub(crate) fn format_percent(percent: Option<f64>) -> String {
     percent.map_or("-".to_string(), |percent| format!("{percent:.1}%"))
 }
 
 /// Formats a whole or half resource count with thousands separators.
-fn format_resource(value: f64) -> String {
+pub(crate) fn format_resource(value: f64) -> String {
     if value.fract() == 0.0 && value >= 0.0 && value < u64::MAX as f64 {
         group_digits(value as u64)
     } else {
@@ -99,14 +99,14 @@ fn format_resource(value: f64) -> String {
     }
 }
 
-fn bound_name(bound: Bound) -> &'static str {
+pub(crate) fn bound_name(bound: Bound) -> &'static str {
     match bound {
         Bound::Compute => "compute",
         Bound::Memory => "memory",
     }
 }
 
-fn unit_name(unit: Option<ComputeUnit>) -> &'static str {
+pub(crate) fn unit_name(unit: Option<ComputeUnit>) -> &'static str {
     match unit {
         Some(ComputeUnit::Array) => "array",
         Some(ComputeUnit::VectorUnit) => "vector",
@@ -193,7 +193,7 @@ fn timing_text(out: &mut String, timing: &TimingReport) {
 }
 
 /// Shortens `text` to at most `width` characters, marking a cut with `~`.
-fn truncate(text: &str, width: usize) -> String {
+pub(crate) fn truncate(text: &str, width: usize) -> String {
     if text.chars().count() <= width {
         return text.to_string();
     }
@@ -280,7 +280,7 @@ fn resources_text(out: &mut String, resources: &ResourceReport) {
 
 /// Appends `text` wrapped to [`TEXT_WIDTH`] columns, the first line led by
 /// `first_lead` and the others by `lead`.
-fn push_wrapped(out: &mut String, first_lead: &str, lead: &str, text: &str) {
+pub(crate) fn push_wrapped(out: &mut String, first_lead: &str, lead: &str, text: &str) {
     let width = TEXT_WIDTH - first_lead.len().max(lead.len());
     for (position, line) in wrap(text, width).iter().enumerate() {
         let prefix = if position == 0 { first_lead } else { lead };
@@ -368,11 +368,11 @@ pub fn describe_multiplier(plan: &MultiplierPlan, dsp: &str) -> String {
     }
 }
 
-fn escape_markdown(text: &str) -> String {
+pub(crate) fn escape_markdown(text: &str) -> String {
     text.replace('|', "\\|")
 }
 
-fn timing_markdown(out: &mut String, timing: &TimingReport) {
+pub(crate) fn timing_markdown(out: &mut String, timing: &TimingReport) {
     let _ = writeln!(out, "## Timing\n");
     let _ = writeln!(
         out,
@@ -434,7 +434,7 @@ fn buffer_row_markdown(buffer: &BufferEstimate) -> String {
     )
 }
 
-fn resources_markdown(out: &mut String, resources: &ResourceReport) {
+pub(crate) fn resources_markdown(out: &mut String, resources: &ResourceReport) {
     let _ = writeln!(out, "## Resources on {}\n", resources.part);
     let _ = writeln!(out, "| resource | used | available | used % |");
     let _ = writeln!(out, "|---|---:|---:|---:|");
