@@ -12,8 +12,8 @@ use std::process::{Command, Output};
 /// model, input and hardware description, relative to the repository.
 /// `testvectors/README.md` gives the command; change both together.
 const EXAMPLE: [&str; 3] = [
-    "examples/tiny/model.tflite",
-    "examples/tiny/input.npy",
+    "examples/digits/model.tflite",
+    "examples/digits/input.npy",
     "examples/hw/zynq7020.toml",
 ];
 
@@ -121,7 +121,7 @@ fn verify_reports_one_changed_element() {
     let golden = export_example("verify_reports_one_changed_element");
     let dumps = golden.with_file_name("dumps");
     std::fs::create_dir_all(&dumps).unwrap();
-    // layer 3: CONV_2D to [1, 4, 4, 16] on an 8-column array, so T = 2 and
+    // layer 3: CONV_2D to [1, 4, 4, 32] on an 8-column array, so T = 4 and
     // M = 16. Word 21 is tile 1, pixel 5 = (h 1, w 1); element 3 is
     // channel 1*8 + 3 = 11.
     let text = std::fs::read_to_string(golden.join("layer003_output.mem")).unwrap();
@@ -148,11 +148,11 @@ fn verify_reports_one_changed_element() {
         "{text}"
     );
     assert!(
-        text.contains("layer000_output.mem: ok, 0 of 2048 elements differ"),
+        text.contains("layer000_output.mem: ok, 0 of 1024 elements differ"),
         "{text}"
     );
     assert!(
-        text.contains("layer003_output.mem: MISMATCH, 1 of 256 elements differ"),
+        text.contains("layer003_output.mem: MISMATCH, 1 of 512 elements differ"),
         "{text}"
     );
 }
