@@ -27,4 +27,5 @@ pub mod model;
 pub mod numeric;
 pub mod report;
 pub mod resources;
+pub mod sweep;
 pub mod timing;

@@ -52,6 +52,8 @@ enum Command {
     Accum(cli::accum::AccumArgs),
     /// Estimate cycles per layer and the DSP, BRAM, LUT and FF use of the accelerator; needs no input.
     Estimate(cli::estimate::EstimateArgs),
+    /// Sweep a grid of hardware descriptions: latency, resources, accuracy and the Pareto front; `sweep merge` joins shards.
+    Sweep(cli::sweep::SweepArgs),
 }
 
 fn main() -> ExitCode {
@@ -116,6 +118,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Inspect { model, json } => inspect(&model, json),
         Command::Accum(args) => emit(&cli::accum::run(&args)?),
         Command::Estimate(args) => emit(&cli::estimate::run(&args)?),
+        Command::Sweep(args) => emit(&cli::sweep::run(&args)?),
         Command::Run {
             model,
             input,
