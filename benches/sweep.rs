@@ -6,8 +6,8 @@
 //!
 //! Run with `cargo bench --bench sweep`. `FXSIM_BENCH_THREADS` sets the
 //! thread count (default 2). The model is read from `../shared/models`
-//! beside the repository; when it is missing the benchmark says so and
-//! exits successfully.
+//! beside the repository; when it is missing the benchmark prints that
+//! and exits successfully.
 //!
 //! Limitation: wall-clock time on whatever machine runs it, with no
 //! isolation from other load.

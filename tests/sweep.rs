@@ -1,8 +1,8 @@
-//! `fxsim sweep` and `fxsim sweep merge` on person_detect: a grid of 1024
+//! `fxsim sweep` and `fxsim sweep merge` on person_detect. A grid of 1024
 //! hardware descriptions with a data set, run whole and as 4 shards, must
-//! give the same bytes; points must carry the figures that the timing and
-//! resource models give for the same description; invalid points stay in
-//! the output; and grid errors exit with status 2 before anything is
+//! give the same bytes. Points must carry the figures that the timing and
+//! resource models give for the same description. Invalid points stay in
+//! the output, and grid errors exit with status 2 before anything is
 //! written.
 
 mod common;
@@ -88,7 +88,7 @@ fn person_detect_dataset(models: &Path, dir: &Path) -> (PathBuf, PathBuf) {
     (inputs, labels_path)
 }
 
-/// One parsed row of points.csv, by column name.
+/// Parses points.csv into one map per row, keyed by column name.
 fn csv_rows(csv: &str) -> Vec<std::collections::HashMap<String, String>> {
     let mut lines = csv.lines();
     let header: Vec<String> = lines.next().unwrap().split(',').map(String::from).collect();

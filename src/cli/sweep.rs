@@ -180,7 +180,7 @@ fn run_merge(args: &MergeArgs) -> anyhow::Result<String> {
     Ok(summary_text(&output, &args.out))
 }
 
-/// One line of counts and where the files went.
+/// Formats the point counts and the output directory as one line.
 fn summary_text(output: &SweepOutput, out: &std::path::Path) -> String {
     let valid = output.points.iter().filter(|p| p.invalid.is_none()).count();
     let fitting = output

@@ -212,8 +212,7 @@ fn check_value(
         Err(
             error @ (HwError::Schema { .. }
             | HwError::OutOfRange { .. }
-            | HwError::UnknownPart { .. }
-            | HwError::BufferTooSmall { .. }),
+            | HwError::UnknownPart { .. }),
         ) => Err(key_error(format!(
             "value {value} is not allowed: {}",
             error.to_string().trim_start_matches("grid value: ")
@@ -250,5 +249,57 @@ impl Shard {
         let bound =
             |shard: u64| (u128::from(points) * u128::from(shard) / u128::from(self.count)) as u64;
         bound(self.index)..bound(self.index + 1)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn base() -> Value {
+        HwConfig::default().to_toml_value().unwrap()
+    }
+
+    #[test]
+    fn keys_keep_file_order_and_last_varies_fastest() {
+        let text = "\"datapath.accumulator.bits\" = [16, 32]\n\
+                    [array]\n\
+                    rows = [8, 16, 32]\n";
+        let grid = Grid::from_toml_str(text, "grid.toml", &base()).unwrap();
+        let paths: Vec<&str> = grid.axes.iter().map(|axis| axis.path.as_str()).collect();
+        assert_eq!(paths, ["datapath.accumulator.bits", "array.rows"]);
+        assert_eq!(grid.point_count(), 6);
+        let values = |index| -> Vec<i64> {
+            grid.point_values(index)
+                .iter()
+                .map(|value| value.as_integer().unwrap())
+                .collect()
+        };
+        assert_eq!(values(0), [16, 8]);
+        assert_eq!(values(1), [16, 16]);
+        assert_eq!(values(3), [32, 8]);
+        assert_eq!(values(5), [32, 32]);
+        let config = grid.point_config(&base(), 4, "base").unwrap();
+        assert_eq!(config.array.rows, 16);
+        assert_eq!(config.datapath.accumulator.bits, 32);
+    }
+
+    #[test]
+    fn shards_cover_the_grid_once_in_order() {
+        for points in [0u64, 1, 7, 1000, 1001] {
+            for count in [1u64, 3, 4, 8] {
+                let mut next = 0;
+                for index in 0..count {
+                    let range = Shard { index, count }.range(points);
+                    assert_eq!(range.start, next, "{points} points, shard {index}/{count}");
+                    next = range.end;
+                }
+                assert_eq!(next, points);
+            }
+        }
+        assert_eq!(Shard::parse("2/4").unwrap(), Shard { index: 2, count: 4 });
+        for text in ["4/4", "1/0", "a/4", "3", "-1/4"] {
+            assert!(Shard::parse(text).is_err(), "{text}");
+        }
     }
 }

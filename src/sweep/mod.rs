@@ -19,7 +19,7 @@
 //!
 //! Limitation: a point is invalid when its description fails validation or
 //! the timing model rejects the model on it (a buffer too small for one
-//! tile); such points stay in the output with the reason. Accuracy is
+//! tile). Such points stay in the output with the reason. Accuracy is
 //! top-1 on a single-output classifier, as `fxsim accum` computes it.
 
 pub mod grid;
@@ -119,7 +119,7 @@ pub struct DesignPoint {
     pub index: u64,
     /// The value of each axis, in axis order.
     pub values: Vec<serde_json::Value>,
-    /// Why the point is invalid; `None` for a valid point.
+    /// The reason the point is invalid; `None` for a valid point.
     pub invalid: Option<String>,
     pub estimate: Option<PointEstimate>,
     pub accuracy: Option<PointAccuracy>,
@@ -128,10 +128,10 @@ pub struct DesignPoint {
 }
 
 impl DesignPoint {
-    /// Returns the objectives to minimise, or `None` for a point that is
-    /// not a candidate (invalid, or does not fit its part): latency in
-    /// cycles, DSP, BRAM36 sites and, with a data set, the negated accuracy
-    /// (the agreement when there are no labels).
+    /// Returns the objectives to minimise: latency in cycles, DSP, BRAM36
+    /// sites and, with a data set, the negated accuracy (the agreement when
+    /// there are no labels). `None` for a point that is not a candidate
+    /// because it is invalid or does not fit its part.
     pub fn objectives(&self, with_accuracy: bool) -> Option<Vec<f64>> {
         let estimate = self.estimate.as_ref().filter(|estimate| estimate.fits)?;
         if self.invalid.is_some() {

@@ -9,9 +9,9 @@
 //! back to the same `f64`) and by Rust's `Display` in the CSV, so equal
 //! points give equal bytes.
 //!
-//! Limitation: merged shards must come from the same command line (model,
-//! hardware and grid paths as given, and the same data set); shards run with
-//! other paths for the same files are rejected as different sweeps.
+//! Limitation: merged shards must come from the same command line: model,
+//! hardware and grid paths as given, and the same data set. Shards run with
+//! other paths to the same files are rejected as different sweeps.
 
 use super::{mark_front, DatasetSummary, DesignPoint, Shard, SweepError};
 use crate::io::{write_dir_atomically, OutputDir};

@@ -70,7 +70,7 @@ mod tests {
     use super::*;
     use proptest::prelude::*;
 
-    /// The definition, checked pair by pair.
+    /// Computes the front from the definition, pair by pair.
     fn naive_front(points: &[Option<Vec<f64>>]) -> Vec<bool> {
         points
             .iter()
