@@ -193,6 +193,20 @@ fn shards_merge_to_unsharded_bytes() {
         text(&output.stderr)
     );
     assert!(!partial.exists());
+
+    // A directory that is not a sweep output is never replaced, and the
+    // sweep stops before evaluating any point.
+    let foreign = dir.join("foreign");
+    std::fs::create_dir_all(&foreign).unwrap();
+    std::fs::write(foreign.join("notes.txt"), "mine").unwrap();
+    let output = run_fxsim(&[&common_args[..], &["--out", foreign.to_str().unwrap()]].concat());
+    assert_eq!(output.status.code(), Some(2));
+    assert!(
+        text(&output.stderr).contains("is not an fxsim sweep output (no .fxsim-sweep inside)"),
+        "{}",
+        text(&output.stderr)
+    );
+    assert!(foreign.join("notes.txt").exists());
 }
 
 /// Checks the figures of the whole run: grid order, accuracy shared by equal

@@ -92,6 +92,7 @@ fn run_sweep(args: &SweepRunArgs) -> anyhow::Result<String> {
     else {
         anyhow::bail!("fxsim sweep needs MODEL, --hw, --grid and --out");
     };
+    SweepOutput::check_target(out)?;
     let model = model_path.display().to_string();
     let graph = fxsim::import::tflite::read_file(model_path)?;
     let hw = HwConfig::load(hw_path)?;
@@ -169,6 +170,7 @@ fn run_sweep(args: &SweepRunArgs) -> anyhow::Result<String> {
 }
 
 fn run_merge(args: &MergeArgs) -> anyhow::Result<String> {
+    SweepOutput::check_target(&args.out)?;
     let shards = args
         .shards
         .iter()

@@ -101,6 +101,12 @@ pub fn write_dir_atomically(
     result
 }
 
+/// Checks that `dir` can be written by [`write_dir_atomically`] for
+/// `kind`, so that a long computation can fail before it starts.
+pub fn check_output_dir(dir: &Path, kind: OutputDir) -> Result<(), DumpError> {
+    check_target(dir, kind)
+}
+
 /// Rejects `.`, `..` and paths ending in them, and existing paths that are
 /// not earlier dumps.
 fn check_target(dir: &Path, kind: OutputDir) -> Result<(), DumpError> {

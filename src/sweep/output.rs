@@ -14,7 +14,7 @@
 //! other paths to the same files are rejected as different sweeps.
 
 use super::{mark_front, DatasetSummary, DesignPoint, Shard, SweepError};
-use crate::io::{write_dir_atomically, OutputDir};
+use crate::io::{check_output_dir, write_dir_atomically, OutputDir};
 use crate::report::svg::{Axis, ColorScale, ScatterPlot, ScatterPoint};
 use serde::{Deserialize, Serialize};
 use std::fmt::Write as _;
@@ -62,8 +62,13 @@ pub struct SweepOutput {
 }
 
 impl SweepOutput {
+    /// Checks that `dir` is new or an earlier sweep output, before a sweep
+    /// spends time on points it could not write.
+    pub fn check_target(dir: &Path) -> Result<(), SweepError> {
+        Ok(check_output_dir(dir, SWEEP_DIR)?)
+    }
+
     /// Assembles the output of a run and marks its Pareto front.
-    #[allow(clippy::too_many_arguments)]
     pub fn new(
         model: String,
         hardware: String,
