@@ -121,15 +121,18 @@ impl Grid {
         Ok(())
     }
 
-    /// Returns the value of every axis at point `index` in grid order.
+    /// Returns the value of every axis at point `index` in grid order. An
+    /// axis without values contributes none.
     pub fn point_values(&self, index: u64) -> Vec<&Value> {
         let mut remainder = index;
         let mut values = Vec::with_capacity(self.axes.len());
         for axis in self.axes.iter().rev() {
             let count = axis.values.len() as u64;
-            let position = (remainder % count) as usize;
+            let Some(position) = remainder.checked_rem(count) else {
+                continue;
+            };
             remainder /= count;
-            values.push(&axis.values[position]);
+            values.extend(axis.values.get(position as usize));
         }
         values.reverse();
         values

@@ -302,6 +302,20 @@ impl SweepOutput {
             points.extend(shard.points);
         }
 
+        if let Some(point) = points
+            .iter()
+            .find(|point| point.values.len() != expected.axes.len())
+        {
+            return Err(SweepError::Merge {
+                path: first_path,
+                message: format!(
+                    "point {} has {} values for {} grid keys",
+                    point.index,
+                    point.values.len(),
+                    expected.axes.len()
+                ),
+            });
+        }
         points.sort_by_key(|point| point.index);
         for (position, point) in points.iter().enumerate() {
             if point.index != position as u64 {
