@@ -13,9 +13,9 @@
 //! hardware and grid paths as given, and the same data set. Shards run with
 //! other paths to the same files are rejected as different sweeps.
 
-use super::{mark_front, DatasetSummary, DesignPoint, Shard, SweepError};
+use super::{mark_front, pareto_front, DatasetSummary, DesignPoint, Shard, SweepError};
 use crate::io::{check_output_dir, write_dir_atomically, OutputDir};
-use crate::report::svg::{Axis, ColorScale, ScatterPlot, ScatterPoint};
+use crate::report::svg::{Axis, Color, ColorScale, ScatterPlot, ScatterPoint, Series};
 use serde::{Deserialize, Serialize};
 use std::fmt::Write as _;
 use std::path::Path;
@@ -242,9 +242,44 @@ impl SweepOutput {
                 max: None,
             },
             points,
-            overlays: Vec::new(),
+            overlays: vec![self.latency_dsp_front()],
         };
         Ok(plot.to_svg()?)
+    }
+
+    /// Returns the line through the candidates that no other candidate beats
+    /// in both latency and DSP, in order of latency. It is the front of this
+    /// plane only; the `pareto` column also weighs BRAM and accuracy.
+    fn latency_dsp_front(&self) -> Series {
+        let objectives: Vec<Option<Vec<f64>>> = self
+            .points
+            .iter()
+            .map(|point| {
+                let estimate = point.estimate.as_ref().filter(|estimate| estimate.fits)?;
+                point
+                    .invalid
+                    .is_none()
+                    .then(|| vec![estimate.latency_us, estimate.dsp as f64])
+            })
+            .collect();
+        let mut corners: Vec<(f64, f64)> = pareto_front(&objectives)
+            .iter()
+            .zip(&objectives)
+            .filter(|(on_front, _)| **on_front)
+            .filter_map(|(_, objectives)| {
+                Some((
+                    *objectives.as_ref()?.first()?,
+                    *objectives.as_ref()?.get(1)?,
+                ))
+            })
+            .collect();
+        corners.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.total_cmp(&b.1)));
+        corners.dedup();
+        Series {
+            name: "latency-DSP front".to_string(),
+            color: Color::palette(1),
+            points: corners,
+        }
     }
 
     /// Reads the `points.json` of a sweep output directory.
