@@ -30,5 +30,6 @@ pub mod model;
 pub mod numeric;
 pub mod report;
 pub mod resources;
+pub mod sweep;
 pub mod timing;
 pub mod verify;

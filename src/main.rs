@@ -38,6 +38,8 @@ enum Command {
     Export(cli::export::ExportArgs),
     /// Compare an RTL memory dump with the golden vectors of an export; exit 1 on mismatches.
     Verify(cli::verify::VerifyArgs),
+    /// Sweep a grid of hardware descriptions: latency, resources, accuracy and the Pareto front; `sweep merge` joins shards.
+    Sweep(cli::sweep::SweepArgs),
 }
 
 fn main() -> ExitCode {
@@ -106,6 +108,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Export(args) => emit(&cli::export::run(&args)?),
         Command::Verify(args) => cli::verify::run(&args),
         Command::Run(args) => emit(&cli::run::run(&args)?),
+        Command::Sweep(args) => emit(&cli::sweep::run(&args)?),
     }
 }
 

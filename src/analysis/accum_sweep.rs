@@ -72,33 +72,31 @@ pub fn sweep_widths(
     hw: &str,
     progress: &dyn Progress,
 ) -> Result<WidthSweep, AccumError> {
-    let output = single_output(graph)?;
-    let reference =
-        Executor::new(graph, &Datapath::reference()).map_err(|source| AccumError::Prepare {
-            datapath: "the reference datapath".to_string(),
-            source,
-        })?;
-    let reference_top1: Vec<Option<usize>> = run_all(&reference, inputs, output, progress)?
-        .into_iter()
-        .map(|outcome| outcome.top1)
-        .collect();
+    let reference_top1 = reference_top1(graph, inputs, progress)?;
 
     let mut rows = Vec::with_capacity(widths.len());
     for &bits in widths {
         let point = |mode: OverflowMode| {
-            let executor = Executor::with_datapaths(graph, |index| Datapath {
-                accumulator: AccumulatorMode::Register {
-                    bits,
-                    overflow: mode.into(),
-                },
-                ..datapaths[index].clone()
-            })
-            .map_err(|source| AccumError::Prepare {
-                datapath: format!("the datapaths of {hw} at {bits}-bit {}", mode.name()),
-                source,
-            })?;
-            let outcomes = run_all(&executor, inputs, output, progress)?;
-            Ok::<_, AccumError>(sweep_point(&outcomes, &reference_top1, labels))
+            let widened: Vec<Datapath> = datapaths
+                .iter()
+                .map(|datapath| Datapath {
+                    accumulator: AccumulatorMode::Register {
+                        bits,
+                        overflow: mode.into(),
+                    },
+                    ..datapath.clone()
+                })
+                .collect();
+            let description = format!("the datapaths of {hw} at {bits}-bit {}", mode.name());
+            evaluate_datapaths(
+                graph,
+                &widened,
+                inputs,
+                &reference_top1,
+                labels,
+                &description,
+                progress,
+            )
         };
         rows.push(SweepRow {
             bits,
@@ -112,6 +110,54 @@ pub fn sweep_widths(
         reference_accuracy: labels.map(|labels| accuracy(&reference_top1, labels)),
         rows,
     })
+}
+
+/// Runs every input on the reference datapath and returns each one's top-1
+/// class, the baseline of [`evaluate_datapaths`].
+pub fn reference_top1(
+    graph: &Graph,
+    inputs: &[ModelInput],
+    progress: &dyn Progress,
+) -> Result<Vec<Option<usize>>, AccumError> {
+    let output = single_output(graph)?;
+    let reference =
+        Executor::new(graph, &Datapath::reference()).map_err(|source| AccumError::Prepare {
+            datapath: "the reference datapath".to_string(),
+            source,
+        })?;
+    Ok(run_all(&reference, inputs, output, progress)?
+        .into_iter()
+        .map(|outcome| outcome.top1)
+        .collect())
+}
+
+/// Runs every input on `datapaths` (one per operator) and returns the
+/// top-1 accuracy against `labels` and the agreement with
+/// `reference_top1`. `description` names the datapaths in errors.
+pub fn evaluate_datapaths(
+    graph: &Graph,
+    datapaths: &[Datapath],
+    inputs: &[ModelInput],
+    reference_top1: &[Option<usize>],
+    labels: Option<&[usize]>,
+    description: &str,
+    progress: &dyn Progress,
+) -> Result<SweepPoint, AccumError> {
+    let output = single_output(graph)?;
+    let executor =
+        Executor::with_datapaths(graph, |index| datapaths[index].clone()).map_err(|source| {
+            AccumError::Prepare {
+                datapath: description.to_string(),
+                source,
+            }
+        })?;
+    let outcomes = run_all(&executor, inputs, output, progress)?;
+    Ok(sweep_point(&outcomes, reference_top1, labels))
+}
+
+/// Returns the fraction of `top1` equal to `labels`: the top-1 accuracy.
+pub fn top1_accuracy(top1: &[Option<usize>], labels: &[usize]) -> f64 {
+    accuracy(top1, labels)
 }
 
 /// Returns the number of classes top-1 chooses from: the element count

@@ -6,4 +6,5 @@ pub mod accum;
 pub mod estimate;
 pub mod export;
 pub mod run;
+pub mod sweep;
 pub mod verify;

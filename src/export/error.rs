@@ -73,3 +73,14 @@ pub enum ExportError {
     #[error("execution failed: {0}")]
     Exec(#[from] crate::exec::ExecError),
 }
+
+impl From<crate::io::DumpError> for ExportError {
+    fn from(error: crate::io::DumpError) -> Self {
+        use crate::io::DumpError;
+        match error {
+            DumpError::InvalidTarget { path } => ExportError::InvalidTarget { path },
+            DumpError::NotADump { path, .. } => ExportError::NotAnExport { path },
+            DumpError::Io { path, source, .. } => ExportError::Io { path, source },
+        }
+    }
+}

@@ -34,6 +34,13 @@ use std::path::{Path, PathBuf};
 /// Name of the marker file that identifies an export directory.
 pub const EXPORT_MARKER: &str = ".fxsim-export";
 
+/// The export directory as the atomic directory writer sees it.
+const EXPORT_DIR: crate::io::OutputDir = crate::io::OutputDir {
+    marker: EXPORT_MARKER,
+    marker_text: "written by fxsim export\n",
+    kind: "export",
+};
+
 /// Options of an export beyond the files always written.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct ExportOptions {
@@ -102,11 +109,7 @@ impl<'g> Export<'g> {
 
     /// Runs the network and writes every file into `dir`, atomically.
     pub fn emit(&self, dir: &Path, progress: &dyn Progress) -> Result<Manifest, ExportError> {
-        crate::io::check_target(dir, EXPORT_MARKER).map_err(|error| match error {
-            crate::io::DumpError::InvalidTarget { path } => ExportError::InvalidTarget { path },
-            crate::io::DumpError::NotADump { path } => ExportError::NotAnExport { path },
-            crate::io::DumpError::Io { path, source } => ExportError::Io { path, source },
-        })?;
+        crate::io::check_output_dir(dir, EXPORT_DIR)?;
         let inputs = [self.input.clone()];
         let (execution, accumulators) = if self.options.accumulators {
             self.executor.run_capturing(&inputs)?
@@ -117,23 +120,9 @@ impl<'g> Export<'g> {
             )
         };
 
-        crate::io::remove_stale_staging(dir);
-        let staging = crate::io::staging_dir(dir, std::process::id());
-        let io_error = |path: &Path| {
-            let path = path.to_path_buf();
-            move |source| ExportError::Io { path, source }
-        };
-        fs::create_dir_all(&staging).map_err(io_error(&staging))?;
-        let result = self
-            .write_files(&staging, &execution, &accumulators, progress)
-            .and_then(|manifest| {
-                crate::io::replace_dir(&staging, dir).map_err(io_error(dir))?;
-                Ok(manifest)
-            });
-        if result.is_err() {
-            let _ = fs::remove_dir_all(&staging);
-        }
-        result
+        crate::io::write_dir_atomically_with(dir, EXPORT_DIR, |staging| {
+            self.write_files(staging, &execution, &accumulators, progress)
+        })
     }
 
     fn write_files(
@@ -149,12 +138,6 @@ impl<'g> Export<'g> {
                 .map(|file| BufWriter::with_capacity(1 << 16, file))
                 .map_err(|source| ExportError::Io { path, source })
         };
-        fs::write(staging.join(EXPORT_MARKER), b"written by fxsim export\n").map_err(|source| {
-            ExportError::Io {
-                path: staging.join(EXPORT_MARKER),
-                source,
-            }
-        })?;
         let cols = self.hw.array.cols as usize;
         let mut files = Vec::new();
 

@@ -1,4 +1,5 @@
-//! Dump directories: every tensor of a run as `.npy`, with an index.
+//! Dump directories: every tensor of a run as `.npy`, with an index; and
+//! the atomic writing of output directories that dumps and sweeps share.
 //!
 //! The directory is written beside its target under a temporary name and
 //! renamed into place when complete, so an error never leaves a partial dump.
@@ -19,21 +20,44 @@ use thiserror::Error;
 /// Name of the marker file that identifies a dump directory.
 pub const DUMP_MARKER: &str = ".fxsim-dump";
 
-/// A dump could not be written.
+/// A dump or another output directory could not be written.
 #[derive(Debug, Error)]
 pub enum DumpError {
-    #[error("{}: dump target must name a new or earlier dump directory, not `.` or `..`", path.display())]
+    #[error("{}: output directory must name a new or earlier output directory, not `.` or `..`", path.display())]
     InvalidTarget { path: PathBuf },
 
-    #[error("{}: exists and is not an fxsim dump (no {DUMP_MARKER} inside); choose another directory or remove it", path.display())]
-    NotADump { path: PathBuf },
+    #[error("{}: exists and is not an fxsim {kind} (no {marker} inside); choose another directory or remove it", path.display())]
+    NotADump {
+        path: PathBuf,
+        kind: &'static str,
+        marker: &'static str,
+    },
 
-    #[error("{}: cannot write the dump: {source}", path.display())]
+    #[error("{}: cannot write the {kind}: {source}", path.display())]
     Io {
         path: PathBuf,
+        kind: &'static str,
         source: std::io::Error,
     },
 }
+
+/// An output directory that fxsim replaces as a whole: the marker file that
+/// identifies an earlier one, and what to call it in messages.
+#[derive(Debug, Clone, Copy)]
+pub struct OutputDir {
+    /// Name of the marker file written into the directory.
+    pub marker: &'static str,
+    /// Text of the marker file.
+    pub marker_text: &'static str,
+    /// `dump`, `sweep output`: the directory in error messages.
+    pub kind: &'static str,
+}
+
+const DUMP_DIR: OutputDir = OutputDir {
+    marker: DUMP_MARKER,
+    marker_text: "written by fxsim run --dump\n",
+    kind: "dump",
+};
 
 /// Writes `t<id>.npy` for every tensor with a value and `tensors.tsv`
 /// (id, name, shape, dtype, producing op) into `dir`.
@@ -42,22 +66,55 @@ pub fn write_dump(
     graph: &Graph,
     values: &[Option<TensorValue>],
 ) -> Result<(), DumpError> {
-    check_target(dir, DUMP_MARKER)?;
+    write_dir_atomically(dir, DUMP_DIR, |staging| write_files(staging, graph, values))
+}
+
+/// Creates the directory `dir` with the marker of `kind` and the files that
+/// `fill` writes into the staging directory it is given, and renames it into
+/// place only when `fill` succeeds. An existing `dir` must be an earlier
+/// directory of the same kind, and is replaced.
+pub fn write_dir_atomically(
+    dir: &Path,
+    kind: OutputDir,
+    fill: impl FnOnce(&Path) -> std::io::Result<()>,
+) -> Result<(), DumpError> {
+    write_dir_atomically_with(dir, kind, |staging| {
+        fill(staging).map_err(|source| DumpError::Io {
+            path: staging.to_path_buf(),
+            kind: kind.kind,
+            source,
+        })
+    })
+}
+
+/// [`write_dir_atomically`] for a `fill` with its own error type and a
+/// result: the staging directory is removed when `fill` fails, and `dir` is
+/// left as it was.
+pub fn write_dir_atomically_with<T, E: From<DumpError>>(
+    dir: &Path,
+    kind: OutputDir,
+    fill: impl FnOnce(&Path) -> Result<T, E>,
+) -> Result<T, E> {
+    check_target(dir, kind)?;
     let staging = staging_dir(dir, std::process::id());
     let io_error = |path: &Path| {
         let path = path.to_path_buf();
-        move |source| DumpError::Io { path, source }
+        move |source| DumpError::Io {
+            path,
+            kind: kind.kind,
+            source,
+        }
     };
     remove_stale_staging(dir);
     fs::create_dir_all(&staging).map_err(io_error(&staging))?;
 
-    let result = write_files(&staging, graph, values)
+    let result = fs::write(staging.join(kind.marker), kind.marker_text)
         .map_err(io_error(&staging))
-        .and_then(|()| {
-            replace_dir(&staging, dir).map_err(|source| DumpError::Io {
-                path: dir.to_path_buf(),
-                source,
-            })
+        .map_err(E::from)
+        .and_then(|()| fill(&staging))
+        .and_then(|value| {
+            replace_dir(&staging, dir, kind)?;
+            Ok(value)
         });
     if result.is_err() {
         let _ = fs::remove_dir_all(&staging);
@@ -65,9 +122,15 @@ pub fn write_dump(
     result
 }
 
+/// Checks that `dir` can be written by [`write_dir_atomically`] for
+/// `kind`, so that a long computation can fail before it starts.
+pub fn check_output_dir(dir: &Path, kind: OutputDir) -> Result<(), DumpError> {
+    check_target(dir, kind)
+}
+
 /// Rejects `.`, `..` and paths ending in them, and existing paths that are
-/// not earlier outputs of the same kind (containing `marker`).
-pub(crate) fn check_target(dir: &Path, marker: &str) -> Result<(), DumpError> {
+/// not earlier dumps.
+fn check_target(dir: &Path, kind: OutputDir) -> Result<(), DumpError> {
     let ends_in_dots = matches!(
         dir.components().next_back(),
         Some(Component::CurDir | Component::ParentDir) | None
@@ -77,15 +140,17 @@ pub(crate) fn check_target(dir: &Path, marker: &str) -> Result<(), DumpError> {
             path: dir.to_path_buf(),
         });
     }
-    if dir.exists() && !(dir.is_dir() && dir.join(marker).is_file()) {
+    if dir.exists() && !(dir.is_dir() && dir.join(kind.marker).is_file()) {
         return Err(DumpError::NotADump {
             path: dir.to_path_buf(),
+            kind: kind.kind,
+            marker: kind.marker,
         });
     }
     Ok(())
 }
 
-pub(crate) fn staging_dir(dir: &Path, pid: u32) -> PathBuf {
+fn staging_dir(dir: &Path, pid: u32) -> PathBuf {
     let name = dir
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
@@ -96,7 +161,7 @@ pub(crate) fn staging_dir(dir: &Path, pid: u32) -> PathBuf {
 /// Removes staging directories for `dir` left by processes that no longer
 /// run. Only Linux can tell whether a process runs (`/proc/PID`); elsewhere
 /// nothing is removed.
-pub(crate) fn remove_stale_staging(dir: &Path) {
+fn remove_stale_staging(dir: &Path) {
     let (Some(parent), Some(name)) = (dir.parent(), dir.file_name()) else {
         return;
     };
@@ -129,7 +194,6 @@ fn write_files(
     graph: &Graph,
     values: &[Option<TensorValue>],
 ) -> std::io::Result<()> {
-    fs::write(staging.join(DUMP_MARKER), b"written by fxsim run --dump\n")?;
     let mut index = BufWriter::new(fs::File::create(staging.join("tensors.tsv"))?);
     writeln!(index, "id\tname\tshape\tdtype\top")?;
     for (id, value) in values.iter().enumerate() {
@@ -166,7 +230,12 @@ pub fn escape_field(text: &str) -> String {
 /// Moves the finished staging directory into place. An earlier dump is
 /// first renamed aside, so that at every moment either it or the new dump is
 /// complete at the target.
-pub(crate) fn replace_dir(staging: &Path, dir: &Path) -> std::io::Result<()> {
+fn replace_dir(staging: &Path, dir: &Path, kind: OutputDir) -> Result<(), DumpError> {
+    let io_error = |source| DumpError::Io {
+        path: dir.to_path_buf(),
+        kind: kind.kind,
+        source,
+    };
     if dir.exists() {
         let old = staging.with_file_name(format!(
             ".{}.old-{}",
@@ -175,12 +244,12 @@ pub(crate) fn replace_dir(staging: &Path, dir: &Path) -> std::io::Result<()> {
                 .unwrap_or_default(),
             std::process::id()
         ));
-        fs::rename(dir, &old)?;
-        fs::rename(staging, dir)?;
+        fs::rename(dir, &old).map_err(io_error)?;
+        fs::rename(staging, dir).map_err(io_error)?;
         let _ = fs::remove_dir_all(&old);
         return Ok(());
     }
-    fs::rename(staging, dir)
+    fs::rename(staging, dir).map_err(io_error)
 }
 
 #[cfg(test)]
@@ -192,7 +261,7 @@ mod tests {
         for target in [".", "..", "a/..", "a/.", "/tmp/x/."] {
             assert!(
                 matches!(
-                    check_target(Path::new(target), DUMP_MARKER),
+                    check_target(Path::new(target), DUMP_DIR),
                     Err(DumpError::InvalidTarget { .. })
                 ),
                 "{target}"

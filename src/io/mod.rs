@@ -6,8 +6,10 @@ mod dump;
 mod files;
 mod npy;
 
-pub(crate) use dump::{check_target, remove_stale_staging, replace_dir, staging_dir};
-pub use dump::{escape_field, write_dump, DumpError, DUMP_MARKER};
+pub use dump::{
+    check_output_dir, escape_field, write_dir_atomically, write_dir_atomically_with, write_dump,
+    DumpError, OutputDir, DUMP_MARKER,
+};
 pub use files::{write_files, WriteFilesError};
 pub use npy::{
     read_npy, read_npy_bytes, read_raw, write_npy, TensorIoError, MAX_TENSOR_FILE_BYTES,

@@ -41,6 +41,7 @@ mod layer;
 mod memory;
 mod shape;
 pub mod stepped;
+mod tile_cost;
 mod tiling;
 
 pub use array::{

@@ -110,7 +110,7 @@ pub(crate) struct TilingProblem<'a> {
 
 /// The pixel block of a tile.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum PixelBlock {
+pub(super) enum PixelBlock {
     /// This many whole output rows.
     Rows(u64),
     /// This many output columns of one row.
@@ -118,34 +118,34 @@ enum PixelBlock {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct Candidate {
-    pixels: PixelBlock,
-    k_tile: u64,
-    n_tile: u64,
-    order: LoopOrder,
+pub(super) struct Candidate {
+    pub(super) pixels: PixelBlock,
+    pub(super) k_tile: u64,
+    pub(super) n_tile: u64,
+    pub(super) order: LoopOrder,
 }
 
 /// One tile as the loops visit it.
-#[derive(Debug, Clone, Copy)]
-struct Tile {
-    pixels: u64,
-    k_size: u64,
-    n_size: u64,
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) struct Tile {
+    pub(super) pixels: u64,
+    pub(super) k_size: u64,
+    pub(super) n_size: u64,
     /// Bytes read for the input and the weights; 0 when the tile reuses
     /// what the previous tile left in the buffer.
-    input_load: u64,
-    weight_load: u64,
+    pub(super) input_load: u64,
+    pub(super) weight_load: u64,
     /// True for the last K block: the PPU runs and the outputs are stored.
-    last_k: bool,
+    pub(super) last_k: bool,
 }
 
 /// Totals that rank candidates, compared field by field in this order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-struct Cost {
-    compute_cycles: u64,
-    ppu_cycles: u64,
-    dram_bytes: u64,
-    tiles: u64,
+pub(super) struct Cost {
+    pub(super) compute_cycles: u64,
+    pub(super) ppu_cycles: u64,
+    pub(super) dram_bytes: u64,
+    pub(super) tiles: u64,
 }
 
 /// Bytes of `count` elements of `bits` bits packed end to end.
@@ -198,7 +198,9 @@ impl TilingProblem<'_> {
                         n_tile,
                         order,
                     };
-                    let cost = self.cost(&candidate).ok_or(TilingFailure::Overflow)?;
+                    let cost = self
+                        .grouped_cost(&candidate)
+                        .ok_or(TilingFailure::Overflow)?;
                     if best.is_none_or(|(best_cost, _)| cost < best_cost) {
                         best = Some((cost, candidate));
                     }
@@ -264,7 +266,7 @@ impl TilingProblem<'_> {
         }
     }
 
-    fn k_blocks(&self) -> Vec<u64> {
+    pub(super) fn k_blocks(&self) -> Vec<u64> {
         match self.shape.kind {
             // The kernel taps of one channel are never split.
             MacKind::Depthwise => vec![self.shape.k],
@@ -280,7 +282,7 @@ impl TilingProblem<'_> {
         }
     }
 
-    fn n_blocks(&self) -> Vec<u64> {
+    pub(super) fn n_blocks(&self) -> Vec<u64> {
         let shape = &self.shape;
         match shape.kind {
             // Whole channel groups; the vector unit works on `cols` output
@@ -303,7 +305,7 @@ impl TilingProblem<'_> {
 
     /// Input bytes of a tile reading `footprint` input pixels for a K block
     /// of `k_size` and an output-channel block of `n_size`.
-    fn input_bytes(&self, footprint: u64, k_size: u64, n_size: u64) -> Option<u64> {
+    pub(super) fn input_bytes(&self, footprint: u64, k_size: u64, n_size: u64) -> Option<u64> {
         let shape = &self.shape;
         let elements = match shape.kind {
             MacKind::Depthwise => footprint.checked_mul(n_size / shape.group_outputs.max(1))?,
@@ -320,7 +322,7 @@ impl TilingProblem<'_> {
 
     /// Returns the bytes of `k_size x n_size` weights and the bias of their
     /// output channels.
-    fn weight_bytes(&self, k_size: u64, n_size: u64) -> Option<u64> {
+    pub(super) fn weight_bytes(&self, k_size: u64, n_size: u64) -> Option<u64> {
         let weights = packed_bytes(k_size.checked_mul(n_size)?, self.bits.weight)?;
         weights.checked_add(packed_bytes(n_size, self.bits.accumulator)?)
     }
@@ -329,7 +331,7 @@ impl TilingProblem<'_> {
         packed_bytes(pixels.checked_mul(n_size)?, self.bits.accumulator)
     }
 
-    fn output_bytes(&self, pixels: u64, n_size: u64) -> Option<u64> {
+    pub(super) fn output_bytes(&self, pixels: u64, n_size: u64) -> Option<u64> {
         packed_bytes(pixels.checked_mul(n_size)?, self.bits.activation)
     }
 
@@ -348,7 +350,7 @@ impl TilingProblem<'_> {
     /// Finds the largest pixel block that fits with these K and
     /// output-channel blocks: as many whole output rows as possible, else as
     /// many columns of one row.
-    fn fit(&self, k_tile: u64, n_tile: u64) -> Result<PixelBlock, DoesNotFit> {
+    pub(super) fn fit(&self, k_tile: u64, n_tile: u64) -> Result<PixelBlock, DoesNotFit> {
         let shape = &self.shape;
         self.fits(BufferKind::Weight, self.weight_bytes(k_tile, n_tile))?;
 
@@ -387,7 +389,7 @@ impl TilingProblem<'_> {
         Ok(PixelBlock::Rows(1))
     }
 
-    fn pixel_tiles(&self, block: PixelBlock) -> u64 {
+    pub(super) fn pixel_tiles(&self, block: PixelBlock) -> u64 {
         let shape = &self.shape;
         match block {
             PixelBlock::Rows(rows) => shape.out_rows.div_ceil(rows),
@@ -399,7 +401,7 @@ impl TilingProblem<'_> {
 
     /// Pixels and input footprint (input pixels read) of pixel tile
     /// `index`.
-    fn pixel_part(&self, block: PixelBlock, index: u64) -> (u64, u64) {
+    pub(super) fn pixel_part(&self, block: PixelBlock, index: u64) -> (u64, u64) {
         let shape = &self.shape;
         match block {
             PixelBlock::Rows(rows) => {
@@ -436,6 +438,11 @@ impl TilingProblem<'_> {
             LoopOrder::ChannelsOuter => (n_tiles, m_tiles),
         };
 
+        // Every pixel block is visited once per output-channel block, so its
+        // size and footprint are worked out once.
+        let parts: Vec<(u64, u64)> = (0..m_tiles)
+            .map(|m| self.pixel_part(candidate.pixels, m))
+            .collect();
         let mut previous_input = None;
         let mut previous_weights = None;
         for outer_index in 0..outer {
@@ -444,7 +451,7 @@ impl TilingProblem<'_> {
                     LoopOrder::PixelsOuter => (outer_index, middle_index),
                     LoopOrder::ChannelsOuter => (middle_index, outer_index),
                 };
-                let (pixels, footprint) = self.pixel_part(candidate.pixels, m);
+                let (pixels, footprint) = *parts.get(usize::try_from(m).ok()?)?;
                 let n_size = candidate.n_tile.min(shape.n - n * candidate.n_tile);
                 for k in 0..k_tiles {
                     let k_size = candidate.k_tile.min(shape.k - k * candidate.k_tile);
@@ -480,7 +487,7 @@ impl TilingProblem<'_> {
         Some(())
     }
 
-    fn compute_cycles(&self, tile: &Tile) -> Option<u64> {
+    pub(super) fn compute_cycles(&self, tile: &Tile) -> Option<u64> {
         let shape = &self.shape;
         match (shape.kind, self.array.depthwise) {
             (MacKind::Depthwise, DepthwiseUnit::Array) => {
@@ -529,15 +536,19 @@ impl TilingProblem<'_> {
         Some((stages, bytes))
     }
 
-    fn cost(&self, candidate: &Candidate) -> Option<Cost> {
+    /// Sums the stages of every tile in loop order: the definition that
+    /// [`Self::grouped_cost`] must equal.
+    #[cfg(test)]
+    pub(super) fn cost(&self, candidate: &Candidate) -> Option<Cost> {
         let mut cost = Cost {
             compute_cycles: 0,
             ppu_cycles: 0,
             dram_bytes: 0,
             tiles: 0,
         };
+        let mut memo = StageMemo::default();
         self.for_each_tile(candidate, |tile| {
-            let (stages, bytes) = self.stages(&tile)?;
+            let (stages, bytes) = memo.stages(self, tile)?;
             cost.compute_cycles = cost.compute_cycles.checked_add(stages.compute)?;
             cost.ppu_cycles = cost.ppu_cycles.checked_add(stages.ppu)?;
             cost.dram_bytes = cost.dram_bytes.checked_add(bytes)?;
@@ -551,8 +562,9 @@ impl TilingProblem<'_> {
         let shape = &self.shape;
         let mut stages = Vec::new();
         let mut dram_bytes = 0u64;
+        let mut memo = StageMemo::default();
         self.for_each_tile(candidate, |tile| {
-            let (tile_stages, bytes) = self.stages(&tile)?;
+            let (tile_stages, bytes) = memo.stages(self, tile)?;
             stages.push(tile_stages);
             dram_bytes = dram_bytes.checked_add(bytes)?;
             Some(())
@@ -591,6 +603,27 @@ impl TilingProblem<'_> {
             stages,
             dram_bytes,
         })
+    }
+}
+
+/// The stages of the previous tile, reused when the next tile is equal:
+/// most tiles of a layer repeat the one before, and [`TilingProblem::stages`]
+/// depends on nothing but the tile.
+#[derive(Default)]
+struct StageMemo {
+    previous: Option<(Tile, TileStages, u64)>,
+}
+
+impl StageMemo {
+    fn stages(&mut self, problem: &TilingProblem<'_>, tile: Tile) -> Option<(TileStages, u64)> {
+        if let Some((previous, stages, bytes)) = self.previous {
+            if previous == tile {
+                return Some((stages, bytes));
+            }
+        }
+        let (stages, bytes) = problem.stages(&tile)?;
+        self.previous = Some((tile, stages, bytes));
+        Some((stages, bytes))
     }
 }
 
