@@ -127,7 +127,14 @@ fn make_case(variant: &Variant, random: &mut Random) -> Case {
     let act_limit = (1i64 << (variant.act_bits - 1)) - 1;
     let a = (0..m * k).map(|_| random.range(-act_limit - 1, act_limit)).collect();
     let b = (0..k * n).map(|_| random.range(-127, 127)).collect();
-    let bias_limit = 1i64 << (variant.acc_bits - 2).min(20);
+    // Narrow accumulators take biases over their whole range so that they
+    // overflow; a 32-bit one keeps them small enough not to clamp every
+    // output.
+    let bias_limit = if variant.acc_bits < 32 {
+        (1i64 << (variant.acc_bits - 1)) - 1
+    } else {
+        1 << 20
+    };
     let bias = (0..n)
         .map(|_| variant.overflow(random.range(-bias_limit, bias_limit)))
         .collect();
@@ -140,7 +147,7 @@ fn make_case(variant: &Variant, random: &mut Random) -> Case {
             quantize_multiplier(mantissa * 2f64.powi(exponent as i32))
         })
         .collect();
-    Case {
+    let mut case = Case {
         a,
         b,
         bias,
@@ -150,6 +157,28 @@ fn make_case(variant: &Variant, random: &mut Random) -> Case {
         out_max: 127,
         seed: 0x1234_5678,
         layer: 5,
+    };
+    if variant.requant == Requant::Shift && !variant.bias_post {
+        add_ties(variant, &mut case, random);
+    }
+    case
+}
+
+/// Makes pixel 0 a rounding tie in every channel: its activations become 0,
+/// so its accumulator is the bias, and each bias becomes an odd multiple of
+/// half the channel's power-of-two step, with alternating signs.
+fn add_ties(variant: &Variant, case: &mut Case, random: &mut Random) {
+    let k = variant.k as usize;
+    case.a[..k].fill(0);
+    // Negative ties must not be clamped away.
+    case.out_min = -128;
+    for (channel, bias) in case.bias.iter_mut().enumerate() {
+        let right_shift = nearest_power_of_two(case.scales[channel]).right_shift;
+        if (1..variant.acc_bits as i32 - 5).contains(&right_shift) {
+            let odd = 2 * random.range(0, 3) + 1;
+            let sign = if channel % 2 == 0 { 1 } else { -1 };
+            *bias = sign * (odd << (right_shift - 1));
+        }
     }
 }
 
@@ -164,10 +193,13 @@ fn integer_scale(variant: &Variant, scale: QuantizedMultiplier) -> IntegerScale 
 
 /// Accumulators and outputs by the fold-ordered loop and the PPU order of
 /// docs/arithmetic.md: the reference the RTL must match.
-fn reference(variant: &Variant, case: &Case) -> (Vec<i64>, Vec<i64>) {
+/// Returns the accumulators, the values entering the requantiser (after
+/// any post bias) and the outputs, each indexed `pixel * n + channel`.
+fn reference(variant: &Variant, case: &Case) -> (Vec<i64>, Vec<i64>, Vec<i64>) {
     let (m, k, n) = (variant.m as usize, variant.k as usize, variant.n as usize);
     let rows = variant.rows as usize;
     let mut accumulators = vec![0; m * n];
+    let mut requantised = vec![0; m * n];
     let mut outputs = vec![0; m * n];
     for pixel in 0..m {
         for channel in 0..n {
@@ -187,6 +219,7 @@ fn reference(variant: &Variant, case: &Case) -> (Vec<i64>, Vec<i64>) {
             } else {
                 acc
             };
+            requantised[pixel * n + channel] = biased;
             let scale = case.scales[channel];
             let offset = if variant.requant == Requant::Tflite {
                 let scaled = multiply_by_quantized_multiplier(
@@ -209,7 +242,7 @@ fn reference(variant: &Variant, case: &Case) -> (Vec<i64>, Vec<i64>) {
             outputs[pixel * n + channel] = offset.max(case.out_min).min(case.out_max);
         }
     }
-    (accumulators, outputs)
+    (accumulators, requantised, outputs)
 }
 
 /// Writes the images of `case` in the export layout and returns the
@@ -345,6 +378,43 @@ fn assert_dump_eq(name: &str, variant: &Variant, dump: &[Vec<i64>], expected: &[
     }
 }
 
+/// Checks that the case can tell the variant from its neighbours: its
+/// outputs differ under the other deterministic rounding modes (all of them
+/// for the shift variants, which carry ties; truncation or half-away for
+/// the others), and a narrow accumulator overflows at least once.
+fn assert_case_discriminates(variant: &Variant, case: &Case, requantised: &[i64], outputs: &[i64]) {
+    let deterministic = [
+        Rounding::HalfAway,
+        Rounding::HalfUp,
+        Rounding::HalfEven,
+        Rounding::Truncate,
+    ];
+    if variant.requant != Requant::Tflite && deterministic.contains(&variant.rounding) {
+        // Only the shift variants carry ties; the others must at least
+        // tell a nearest mode from truncation.
+        let others: Vec<Rounding> = if variant.requant == Requant::Shift {
+            deterministic.into_iter().filter(|&r| r != variant.rounding).collect()
+        } else if variant.rounding == Rounding::Truncate {
+            vec![Rounding::HalfAway]
+        } else {
+            vec![Rounding::Truncate]
+        };
+        for other in others {
+            let (_, _, other_outputs) = reference(&Variant { rounding: other, ..*variant }, case);
+            assert!(
+                outputs != other_outputs,
+                "{}: the case gives the same outputs under {other:?}",
+                variant.name
+            );
+        }
+    }
+    if variant.acc_bits < 32 {
+        let wide = Variant { acc_bits: 48, saturate: false, ..*variant };
+        let (_, exact, _) = reference(&wide, case);
+        assert!(requantised != exact, "{}: no accumulator overflows", variant.name);
+    }
+}
+
 fn check_variant(builds: &RtlBuilds, variant: &Variant, seed: u64, dir: &Path) {
     let mut random = Random(seed);
     let case = make_case(variant, &mut random);
@@ -352,7 +422,8 @@ fn check_variant(builds: &RtlBuilds, variant: &Variant, seed: u64, dir: &Path) {
     let binary = builds.binary(variant.parameters());
     let cycles = run_layer(&binary, &layer);
 
-    let (accumulators, outputs) = reference(variant, &case);
+    let (accumulators, requantised, outputs) = reference(variant, &case);
+    assert_case_discriminates(variant, &case, &requantised, &outputs);
     let acc_dump = read_dump(&dir.join("acc.mem"), variant.cols as usize, variant.acc_bits);
     assert_dump_eq("accumulator", variant, &acc_dump, &accumulators);
     let output_dump = read_dump(&dir.join("output.mem"), variant.cols as usize, 8);
@@ -433,6 +504,19 @@ fn variants() -> Vec<Variant> {
         rounding: Rounding::Stochastic,
         ..base
     });
+    let ties = [
+        ("shift half-away with ties", Rounding::HalfAway),
+        ("shift half-up with ties", Rounding::HalfUp),
+        ("shift half-even with ties", Rounding::HalfEven),
+    ];
+    for (name, rounding) in ties {
+        list.push(Variant {
+            name,
+            requant: Requant::Shift,
+            rounding,
+            ..base
+        });
+    }
     list.push(Variant {
         name: "fixed 12 half-away, 32-bit wrap",
         requant: Requant::Fixed(12),
