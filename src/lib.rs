@@ -20,6 +20,7 @@
 
 pub mod analysis;
 pub mod exec;
+pub mod export;
 pub mod hw;
 pub mod import;
 pub mod io;
@@ -28,3 +29,4 @@ pub mod numeric;
 pub mod report;
 pub mod resources;
 pub mod timing;
+pub mod verify;

@@ -4,3 +4,5 @@
 
 pub mod accum;
 pub mod estimate;
+pub mod export;
+pub mod verify;

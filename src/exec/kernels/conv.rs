@@ -7,18 +7,21 @@
 //! count. Limitation: float32, uint8 and int4-weight layers are rejected.
 
 use super::mac::{padded_k, Accumulation, Reference32, Reference64, VectorIsa};
+use super::mac_capture::{capture_accumulators, Capture, CaptureSlots};
 use super::mac_depthwise::DepthwiseSimd;
 use super::mac_fold::FoldAccumulation;
 use super::mac_gemm::{FastLayer, GemmConv};
 use super::mac_layer::{
     channel_scales, channel_weight_sums, plan, read_activations, read_bias, read_weights,
-    reference_register, widen_weights, Activations, MacPlan, OutputElement, PlanInputs, Register,
+    reference_register, widen_weights, Activations, ImageShape, MacPlan, OutputElement, PlanInputs,
+    Register,
 };
 use super::mac_simd::DotIsa;
 use super::mac_window::{rank4, read_window, Window, WindowAttrs};
 use super::op_context::{check_value, operand, OpContext, OpLabel};
 use crate::exec::{
-    Datapath, ExecError, Kernel, LayerArithmetic, OverflowCounts, TensorData, TensorValue,
+    Datapath, ExecError, Kernel, LayerArithmetic, MacImage, MacKind, OverflowCounts, TensorData,
+    TensorValue,
 };
 use crate::model::{format_shape, Conv2dAttrs, DataType, DepthwiseConv2dAttrs, Hw};
 use rayon::prelude::*;
@@ -317,6 +320,43 @@ impl Kernel for Conv2d {
         &self,
         inputs: &[Option<&TensorValue>],
     ) -> Result<(Vec<TensorValue>, Option<OverflowCounts>), ExecError> {
+        self.evaluate(inputs, None)
+    }
+
+    fn eval_captured(
+        &self,
+        inputs: &[Option<&TensorValue>],
+    ) -> Result<(Vec<TensorValue>, Option<Vec<i64>>), ExecError> {
+        capture_accumulators(self.window.output.iter().product(), |slots| {
+            self.evaluate(inputs, slots)
+        })
+    }
+
+    fn image(&self) -> Option<MacImage> {
+        let k = self.window.kernel.h * self.window.kernel.w * self.group_channels;
+        let weights = self
+            .weights
+            .chunks_exact(self.k_padded)
+            .flat_map(|row| row[..k].iter().map(|&w| i64::from(w)))
+            .collect();
+        let shape = ImageShape {
+            kind: MacKind::Conv2d,
+            groups: self.groups,
+            group_outputs: self.group_filters,
+            terms: k,
+        };
+        Some(self.plan.image(shape, weights))
+    }
+}
+
+impl Conv2d {
+    /// Computes the outputs, storing the accumulators in `capture` when
+    /// given (then the int8 fast path is skipped).
+    fn evaluate(
+        &self,
+        inputs: &[Option<&TensorValue>],
+        capture: CaptureSlots<'_>,
+    ) -> Result<(Vec<TensorValue>, Option<OverflowCounts>), ExecError> {
         let value = operand(&self.label, inputs, 0)?;
         check_value(
             &self.label,
@@ -325,7 +365,7 @@ impl Kernel for Conv2d {
             self.activations.dtype(),
             self.window.input.iter().product(),
         )?;
-        if let (Some(gemm), TensorData::I8(input)) = (&self.gemm, &value.data) {
+        if let (Some(gemm), TensorData::I8(input), None) = (&self.gemm, &value.data, capture) {
             let outputs = vec![TensorValue {
                 shape: self.window.output.to_vec(),
                 data: TensorData::I8(gemm.run(input)),
@@ -350,22 +390,26 @@ impl Kernel for Conv2d {
         let mut counts = None;
         let data = match (self.activations, self.plan.register) {
             (Activations::Int8, Register::Bits32) => {
-                i8::into_data(self.run::<i8, _>(&Reference32, &input))
+                i8::into_data(self.run_captured::<i8, _>(&Reference32, &input, capture))
             }
             (Activations::Int8, Register::Bits64) => {
-                i8::into_data(self.run::<i8, _>(&Reference64, &input))
+                i8::into_data(self.run_captured::<i8, _>(&Reference64, &input, capture))
             }
             (Activations::Int16, Register::Bits32) => {
-                i16::into_data(self.run::<i16, _>(&Reference32, &input))
+                i16::into_data(self.run_captured::<i16, _>(&Reference32, &input, capture))
             }
             (Activations::Int16, Register::Bits64) => {
-                i16::into_data(self.run::<i16, _>(&Reference64, &input))
+                i16::into_data(self.run_captured::<i16, _>(&Reference64, &input, capture))
             }
             (activations, Register::Fold(config)) => {
                 let fold = FoldAccumulation::new(config);
                 let data = match activations {
-                    Activations::Int8 => i8::into_data(self.run::<i8, _>(&fold, &input)),
-                    Activations::Int16 => i16::into_data(self.run::<i16, _>(&fold, &input)),
+                    Activations::Int8 => {
+                        i8::into_data(self.run_captured::<i8, _>(&fold, &input, capture))
+                    }
+                    Activations::Int16 => {
+                        i16::into_data(self.run_captured::<i16, _>(&fold, &input, capture))
+                    }
                 };
                 counts = Some(fold.counts(self.window.output.iter().product()));
                 data
@@ -376,6 +420,25 @@ impl Kernel for Conv2d {
             data,
         }];
         Ok((outputs, counts))
+    }
+
+    /// Runs [`Conv2d::run`], through [`Capture`] when `capture` is given.
+    fn run_captured<T: OutputElement, A: Accumulation>(
+        &self,
+        accumulation: &A,
+        input: &[i16],
+        capture: CaptureSlots<'_>,
+    ) -> Vec<T> {
+        match capture {
+            Some(values) => self.run(
+                &Capture {
+                    inner: accumulation,
+                    values,
+                },
+                input,
+            ),
+            None => self.run(accumulation, input),
+        }
     }
 }
 
@@ -534,6 +597,45 @@ impl Kernel for DepthwiseConv2d {
         &self,
         inputs: &[Option<&TensorValue>],
     ) -> Result<(Vec<TensorValue>, Option<OverflowCounts>), ExecError> {
+        self.evaluate(inputs, None)
+    }
+
+    fn eval_captured(
+        &self,
+        inputs: &[Option<&TensorValue>],
+    ) -> Result<(Vec<TensorValue>, Option<Vec<i64>>), ExecError> {
+        capture_accumulators(self.window.output.iter().product(), |slots| {
+            self.evaluate(inputs, slots)
+        })
+    }
+
+    fn image(&self) -> Option<MacImage> {
+        // Stored `[ky][kx][cout]`; the image wants each channel's taps.
+        let cout = self.window.output[3];
+        let taps = self.window.taps();
+        let weights = (0..cout)
+            .flat_map(|channel| {
+                (0..taps).map(move |tap| i64::from(self.weights[tap * cout + channel]))
+            })
+            .collect();
+        let shape = ImageShape {
+            kind: MacKind::DepthwiseConv2d,
+            groups: self.window.input[3],
+            group_outputs: self.depth_multiplier,
+            terms: taps,
+        };
+        Some(self.plan.image(shape, weights))
+    }
+}
+
+impl DepthwiseConv2d {
+    /// Computes the outputs, storing the accumulators in `capture` when
+    /// given (then the int8 fast path is skipped).
+    fn evaluate(
+        &self,
+        inputs: &[Option<&TensorValue>],
+        capture: CaptureSlots<'_>,
+    ) -> Result<(Vec<TensorValue>, Option<OverflowCounts>), ExecError> {
         let value = operand(&self.label, inputs, 0)?;
         check_value(
             &self.label,
@@ -542,7 +644,7 @@ impl Kernel for DepthwiseConv2d {
             self.activations.dtype(),
             self.window.input.iter().product(),
         )?;
-        if let (Some(simd), TensorData::I8(input)) = (&self.simd, &value.data) {
+        if let (Some(simd), TensorData::I8(input), None) = (&self.simd, &value.data, capture) {
             let outputs = vec![TensorValue {
                 shape: self.window.output.to_vec(),
                 data: TensorData::I8(simd.run(input)),
@@ -560,22 +662,26 @@ impl Kernel for DepthwiseConv2d {
         let mut counts = None;
         let data = match (self.activations, self.plan.register) {
             (Activations::Int8, Register::Bits32) => {
-                i8::into_data(self.run::<i8, _>(&Reference32, &input))
+                i8::into_data(self.run_captured::<i8, _>(&Reference32, &input, capture))
             }
             (Activations::Int8, Register::Bits64) => {
-                i8::into_data(self.run::<i8, _>(&Reference64, &input))
+                i8::into_data(self.run_captured::<i8, _>(&Reference64, &input, capture))
             }
             (Activations::Int16, Register::Bits32) => {
-                i16::into_data(self.run::<i16, _>(&Reference32, &input))
+                i16::into_data(self.run_captured::<i16, _>(&Reference32, &input, capture))
             }
             (Activations::Int16, Register::Bits64) => {
-                i16::into_data(self.run::<i16, _>(&Reference64, &input))
+                i16::into_data(self.run_captured::<i16, _>(&Reference64, &input, capture))
             }
             (activations, Register::Fold(config)) => {
                 let fold = FoldAccumulation::new(config);
                 let data = match activations {
-                    Activations::Int8 => i8::into_data(self.run::<i8, _>(&fold, &input)),
-                    Activations::Int16 => i16::into_data(self.run::<i16, _>(&fold, &input)),
+                    Activations::Int8 => {
+                        i8::into_data(self.run_captured::<i8, _>(&fold, &input, capture))
+                    }
+                    Activations::Int16 => {
+                        i16::into_data(self.run_captured::<i16, _>(&fold, &input, capture))
+                    }
                 };
                 counts = Some(fold.counts(self.window.output.iter().product()));
                 data
@@ -586,6 +692,26 @@ impl Kernel for DepthwiseConv2d {
             data,
         }];
         Ok((outputs, counts))
+    }
+
+    /// Runs [`DepthwiseConv2d::run`], through [`Capture`] when `capture` is
+    /// given.
+    fn run_captured<T: OutputElement, A: Accumulation>(
+        &self,
+        accumulation: &A,
+        input: &[i16],
+        capture: CaptureSlots<'_>,
+    ) -> Vec<T> {
+        match capture {
+            Some(values) => self.run(
+                &Capture {
+                    inner: accumulation,
+                    values,
+                },
+                input,
+            ),
+            None => self.run(accumulation, input),
+        }
     }
 }
 

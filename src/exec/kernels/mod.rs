@@ -6,6 +6,7 @@ mod conv;
 mod elementwise;
 mod fully_connected;
 mod mac;
+mod mac_capture;
 mod mac_depthwise;
 mod mac_fold;
 mod mac_gemm;
@@ -20,6 +21,8 @@ mod pool;
 mod quantize;
 mod reduce;
 mod shape;
+
+pub(crate) use mac_plan::MacOperandMap;
 
 use super::{Datapath, ExecError, Kernel};
 use crate::model::{Graph, Op, OpKind};
