@@ -125,7 +125,9 @@ struct Case {
 fn make_case(variant: &Variant, random: &mut Random) -> Case {
     let (m, k, n) = (variant.m as usize, variant.k as usize, variant.n as usize);
     let act_limit = (1i64 << (variant.act_bits - 1)) - 1;
-    let a = (0..m * k).map(|_| random.range(-act_limit - 1, act_limit)).collect();
+    let a = (0..m * k)
+        .map(|_| random.range(-act_limit - 1, act_limit))
+        .collect();
     let b = (0..k * n).map(|_| random.range(-127, 127)).collect();
     // Narrow accumulators take biases over their whole range so that they
     // overflow; a 32-bit one keeps them small enough not to clamp every
@@ -142,7 +144,11 @@ fn make_case(variant: &Variant, random: &mut Random) -> Case {
     // some left shifts (scales above 1) to exercise that path.
     let scales = (0..n)
         .map(|channel| {
-            let exponent = if channel % 7 == 3 { 1 } else { random.range(-16, -6) };
+            let exponent = if channel % 7 == 3 {
+                1
+            } else {
+                random.range(-16, -6)
+            };
             let mantissa = 1.0 + (random.next() % 1000) as f64 / 1000.0;
             quantize_multiplier(mantissa * 2f64.powi(exponent as i32))
         })
@@ -203,7 +209,11 @@ fn reference(variant: &Variant, case: &Case) -> (Vec<i64>, Vec<i64>, Vec<i64>) {
     let mut outputs = vec![0; m * n];
     for pixel in 0..m {
         for channel in 0..n {
-            let mut acc = if variant.bias_post { 0 } else { case.bias[channel] };
+            let mut acc = if variant.bias_post {
+                0
+            } else {
+                case.bias[channel]
+            };
             for fold_start in (0..k).step_by(rows) {
                 let mut partial = 0;
                 for term in fold_start..(fold_start + rows).min(k) {
@@ -222,11 +232,8 @@ fn reference(variant: &Variant, case: &Case) -> (Vec<i64>, Vec<i64>, Vec<i64>) {
             requantised[pixel * n + channel] = biased;
             let scale = case.scales[channel];
             let offset = if variant.requant == Requant::Tflite {
-                let scaled = multiply_by_quantized_multiplier(
-                    biased as i32,
-                    scale.multiplier,
-                    scale.shift,
-                );
+                let scaled =
+                    multiply_by_quantized_multiplier(biased as i32, scale.multiplier, scale.shift);
                 i64::from(scaled.wrapping_add(case.zero_point as i32))
             } else {
                 let event = (pixel * n + channel) as u64;
@@ -314,7 +321,10 @@ fn write_layer(variant: &Variant, case: &Case, dir: &Path) -> RtlLayer {
             (i64::from(scale.multiplier), -i64::from(scale.shift))
         } else {
             let integer = integer_scale(variant, scale);
-            (i64::from(integer.multiplier), i64::from(integer.right_shift))
+            (
+                i64::from(integer.multiplier),
+                i64::from(integer.right_shift),
+            )
         };
         let shift_field = (right_shift & 0xFF) << mult_bits;
         let multiplier_field = if mult_bits == 0 {
@@ -330,7 +340,11 @@ fn write_layer(variant: &Variant, case: &Case, dir: &Path) -> RtlLayer {
     write_image(&dir.join("weights.mem"), &weights, 8);
     write_image(&dir.join("activations.mem"), &activations, variant.act_bits);
     write_image(&dir.join("requant.mem"), &requant, mult_bits + 8);
-    let (init, post) = if variant.bias_post { (&zero, &bias) } else { (&bias, &zero) };
+    let (init, post) = if variant.bias_post {
+        (&zero, &bias)
+    } else {
+        (&bias, &zero)
+    };
     write_image(&dir.join("bias.mem"), init, variant.acc_bits);
     write_image(&dir.join("bias_post.mem"), post, variant.acc_bits);
 
@@ -361,14 +375,28 @@ fn write_layer(variant: &Variant, case: &Case, dir: &Path) -> RtlLayer {
 /// Compares a dump (word `t*M + m`, element `j` = channel `t*C + j`) with
 /// `expected[m * n + channel]`; padding elements must be 0.
 fn assert_dump_eq(name: &str, variant: &Variant, dump: &[Vec<i64>], expected: &[i64]) {
-    let (m, n, cols) = (variant.m as usize, variant.n as usize, variant.cols as usize);
+    let (m, n, cols) = (
+        variant.m as usize,
+        variant.n as usize,
+        variant.cols as usize,
+    );
     let tiles = n.div_ceil(cols);
-    assert_eq!(dump.len(), tiles * m, "{}: {name} dump has {} words", variant.name, dump.len());
+    assert_eq!(
+        dump.len(),
+        tiles * m,
+        "{}: {name} dump has {} words",
+        variant.name,
+        dump.len()
+    );
     for (address, word) in dump.iter().enumerate() {
         let (tile, pixel) = (address / m, address % m);
         for (column, &got) in word.iter().enumerate() {
             let channel = tile * cols + column;
-            let want = if channel < n { expected[pixel * n + channel] } else { 0 };
+            let want = if channel < n {
+                expected[pixel * n + channel]
+            } else {
+                0
+            };
             assert_eq!(
                 got, want,
                 "{}: {name} of pixel {pixel}, channel {channel}: rtl {got}, expected {want}",
@@ -393,14 +421,23 @@ fn assert_case_discriminates(variant: &Variant, case: &Case, requantised: &[i64]
         // Only the shift variants carry ties; the others must at least
         // tell a nearest mode from truncation.
         let others: Vec<Rounding> = if variant.requant == Requant::Shift {
-            deterministic.into_iter().filter(|&r| r != variant.rounding).collect()
+            deterministic
+                .into_iter()
+                .filter(|&r| r != variant.rounding)
+                .collect()
         } else if variant.rounding == Rounding::Truncate {
             vec![Rounding::HalfAway]
         } else {
             vec![Rounding::Truncate]
         };
         for other in others {
-            let (_, _, other_outputs) = reference(&Variant { rounding: other, ..*variant }, case);
+            let (_, _, other_outputs) = reference(
+                &Variant {
+                    rounding: other,
+                    ..*variant
+                },
+                case,
+            );
             assert!(
                 outputs != other_outputs,
                 "{}: the case gives the same outputs under {other:?}",
@@ -409,9 +446,17 @@ fn assert_case_discriminates(variant: &Variant, case: &Case, requantised: &[i64]
         }
     }
     if variant.acc_bits < 32 {
-        let wide = Variant { acc_bits: 48, saturate: false, ..*variant };
+        let wide = Variant {
+            acc_bits: 48,
+            saturate: false,
+            ..*variant
+        };
         let (_, exact, _) = reference(&wide, case);
-        assert!(requantised != exact, "{}: no accumulator overflows", variant.name);
+        assert!(
+            requantised != exact,
+            "{}: no accumulator overflows",
+            variant.name
+        );
     }
 }
 
@@ -424,7 +469,11 @@ fn check_variant(builds: &RtlBuilds, variant: &Variant, seed: u64, dir: &Path) {
 
     let (accumulators, requantised, outputs) = reference(variant, &case);
     assert_case_discriminates(variant, &case, &requantised, &outputs);
-    let acc_dump = read_dump(&dir.join("acc.mem"), variant.cols as usize, variant.acc_bits);
+    let acc_dump = read_dump(
+        &dir.join("acc.mem"),
+        variant.cols as usize,
+        variant.acc_bits,
+    );
     assert_dump_eq("accumulator", variant, &acc_dump, &accumulators);
     let output_dump = read_dump(&dir.join("output.mem"), variant.cols as usize, 8);
     assert_dump_eq("output", variant, &output_dump, &outputs);
@@ -450,7 +499,11 @@ fn check_variant(builds: &RtlBuilds, variant: &Variant, seed: u64, dir: &Path) {
         &array,
     )
     .expect("valid operands");
-    assert_eq!(cycles.compute, stepped.cycles, "{}: stepped cycles", variant.name);
+    assert_eq!(
+        cycles.compute, stepped.cycles,
+        "{}: stepped cycles",
+        variant.name
+    );
     assert_eq!(cycles.ppu, 2, "{}: ppu cycles", variant.name);
 }
 
@@ -470,9 +523,22 @@ fn variants() -> Vec<Variant> {
         n: 8,
     };
     let mut list = Vec::new();
-    list.push(Variant { name: "tflite, 32-bit wrap", ..base });
-    list.push(Variant { name: "tflite, 20-bit saturate", acc_bits: 20, saturate: true, ..base });
-    list.push(Variant { name: "tflite, 16-bit wrap, post bias", acc_bits: 16, bias_post: true, ..base });
+    list.push(Variant {
+        name: "tflite, 32-bit wrap",
+        ..base
+    });
+    list.push(Variant {
+        name: "tflite, 20-bit saturate",
+        acc_bits: 20,
+        saturate: true,
+        ..base
+    });
+    list.push(Variant {
+        name: "tflite, 16-bit wrap, post bias",
+        acc_bits: 16,
+        bias_post: true,
+        ..base
+    });
     list.push(Variant {
         name: "single half-up, 16-bit saturate",
         acc_bits: 16,

@@ -186,11 +186,24 @@ impl Counts {
 /// so that nothing is optimised away.
 fn synthesis_top(config: &Config, rows: u32, cols: u32, buffers: &[(u32, u64, u32)]) -> String {
     let mut text = String::new();
-    let mut ports = vec!["input clk".to_string(), "input enable".into(), "input load".into()];
-    ports.push(format!("input [{}:0] weight_top", cols * config.weight_bits - 1));
-    ports.push(format!("input [{}:0] act_column", rows * config.act_bits - 1));
+    let mut ports = vec![
+        "input clk".to_string(),
+        "input enable".into(),
+        "input load".into(),
+    ];
+    ports.push(format!(
+        "input [{}:0] weight_top",
+        cols * config.weight_bits - 1
+    ));
+    ports.push(format!(
+        "input [{}:0] act_column",
+        rows * config.act_bits - 1
+    ));
     ports.push(format!("input [{}:0] act_valid", rows - 1));
-    ports.push(format!("output [{}:0] sum_bottom", cols * config.acc_bits - 1));
+    ports.push(format!(
+        "output [{}:0] sum_bottom",
+        cols * config.acc_bits - 1
+    ));
     ports.push(format!("output [{}:0] sum_bottom_valid", cols - 1));
     let mut instances = String::new();
     let mut index = 0;
@@ -286,7 +299,11 @@ fn synthesize(dir: &Path, config: &Config, top: &str) -> Counts {
 
 fn error_percent(estimate: f64, synthesis: f64) -> String {
     if synthesis == 0.0 {
-        return if estimate == 0.0 { "0".into() } else { "n/a".into() };
+        return if estimate == 0.0 {
+            "0".into()
+        } else {
+            "n/a".into()
+        };
     }
     format!("{:+.1}", 100.0 * (estimate - synthesis) / synthesis)
 }
@@ -358,5 +375,9 @@ fn synthesis_agrees_with_estimate() {
     }
     println!("{table}");
     std::fs::remove_dir_all(&root).ok();
-    assert!(failures.is_empty(), "estimate and synthesis differ:\n{}", failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "estimate and synthesis differ:\n{}",
+        failures.join("\n")
+    );
 }

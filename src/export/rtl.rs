@@ -1,0 +1,231 @@
+//! `fxsim export --rtl`: the reference RTL of the modelled core, its
+//! Verilator testbench and, per MAC layer, the testbench's Verilog
+//! parameters and plusargs, in `rtl/` of the export directory.
+//!
+//! The RTL sources are askama templates in `hdl_templates/rtl` that take no
+//! values, so a rendered file equals its template. Each layer gets
+//! `rtl/layerNNN.params` (one `-GNAME=VALUE` per line, the layer's datapath
+//! with overrides applied) and `rtl/layerNNN.plusargs` (one `+name=value`
+//! per line, paths relative to the export directory), and `rtl/run.sh`
+//! builds and runs every covered layer. Limitation: layers of more than one
+//! GEMM (depthwise and grouped convolutions) are not covered, and the
+//! `tflite` PPU of the RTL needs an accumulator of at most 32 bits; such
+//! layers are listed in `rtl/uncovered.txt` instead.
+
+use super::params::{LayerRecord, LAYER_FIELDS};
+use super::{ExportError, FileEntry};
+use crate::hw::HwConfig;
+use crate::numeric::lfsr::{rounding_word, Lfsr, STEPS_PER_EVENT};
+use askama::Template;
+use std::fmt::Write as _;
+use std::fs;
+use std::path::Path;
+
+macro_rules! rtl_sources {
+    ($($name:ident => $file:literal),* $(,)?) => {
+        $(
+            #[derive(Template)]
+            #[template(path = $file, escape = "none")]
+            struct $name;
+        )*
+
+        /// Renders every RTL source; returns `(file name, text)` pairs.
+        fn render_sources() -> Result<Vec<(&'static str, String)>, ExportError> {
+            let mut sources = Vec::new();
+            $(
+                let text = $name.render().map_err(|error| ExportError::Template {
+                    file: $file.to_string(),
+                    message: error.to_string(),
+                })?;
+                let name = $file.rsplit('/').next().unwrap_or($file);
+                sources.push((name, text));
+            )*
+            Ok(sources)
+        }
+    };
+}
+
+rtl_sources! {
+    Overflow => "rtl/fx_overflow.v",
+    Pe => "rtl/fx_pe.v",
+    Array => "rtl/fx_array.v",
+    AccumulatorBuffer => "rtl/fx_accumulator_buffer.v",
+    LfsrJump => "rtl/fx_lfsr.v",
+    Ppu => "rtl/fx_ppu.v",
+    Core => "rtl/fx_core.v",
+    Buffer => "rtl/fx_buffer.v",
+    Testbench => "rtl/fx_tb.sv",
+}
+
+/// One layer's testbench run: its Verilog parameters and its plusargs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RtlRun {
+    pub index: usize,
+    /// `(name, value)` for `-G`, in a fixed order.
+    pub parameters: Vec<(&'static str, i64)>,
+    /// `+name=value` arguments, paths relative to the export directory.
+    pub plusargs: Vec<String>,
+}
+
+/// Returns field `name` of a `layers.mem` record.
+fn field(record: &LayerRecord, name: &str) -> i64 {
+    LAYER_FIELDS
+        .iter()
+        .position(|(field, _, _)| *field == name)
+        .and_then(|position| record.values.get(position).copied())
+        .unwrap_or(0)
+}
+
+/// Returns the testbench run of `record`, or why the RTL does not cover it.
+pub fn layer_run(
+    hw: &HwConfig,
+    record: &LayerRecord,
+    output_bits: u32,
+    files: &[FileEntry],
+) -> Result<RtlRun, String> {
+    let index = record.index;
+    let groups = field(record, "GROUPS");
+    if groups != 1 {
+        return Err(format!(
+            "layer {index}: {groups} GEMMs (depthwise or grouped); the RTL runs one"
+        ));
+    }
+    let requant_mode = field(record, "REQUANT_MODE");
+    let acc_bits = field(record, "ACC_BITS");
+    if requant_mode == 0 && acc_bits > 32 {
+        return Err(format!(
+            "layer {index}: tflite requantisation of a {acc_bits}-bit accumulator; the RTL PPU takes at most 32 bits"
+        ));
+    }
+    let parameters = vec![
+        ("ROWS", i64::from(hw.array.rows)),
+        ("COLS", i64::from(hw.array.cols)),
+        ("A_BITS", field(record, "ACT_BITS")),
+        ("A_SIGNED", field(record, "ACT_SIGNED")),
+        ("W_BITS", field(record, "WEIGHT_BITS")),
+        ("W_SIGNED", field(record, "WEIGHT_SIGNED")),
+        ("ACC_BITS", acc_bits),
+        ("ACC_SATURATE", field(record, "ACC_SATURATE")),
+        ("BIAS_POST", field(record, "BIAS_POST")),
+        ("REQUANT_MODE", requant_mode),
+        ("REQUANT_MULT_BITS", field(record, "MULT_BITS")),
+        ("ROUNDING", field(record, "ROUNDING")),
+        ("OUT_BITS", i64::from(output_bits)),
+    ];
+
+    let n = field(record, "N");
+    let seed = u32::try_from(field(record, "LFSR_SEED"))
+        .unwrap_or(1)
+        .max(1);
+    let lfsr_start = rounding_word(seed, index, 0).unwrap_or(1);
+    // x^(32 N) modulo the LFSR polynomial: the jump from one pixel's
+    // rounding event to the next pixel's in the same channel.
+    let mut jump = Lfsr::new(1).ok_or_else(|| "the LFSR rejects seed 1".to_string())?;
+    jump.advance(STEPS_PER_EVENT.saturating_mul(n.unsigned_abs()));
+
+    let name = |role: &str| format!("layer{index:03}_{role}.mem");
+    let has = |file: &str| files.iter().any(|entry| entry.name == file);
+    let mut plusargs = vec![
+        format!("+m={}", field(record, "M")),
+        format!("+k={}", field(record, "K")),
+        format!("+n={n}"),
+        format!("+zero_point={}", field(record, "OUTPUT_ZERO_POINT")),
+        format!("+out_min={}", field(record, "OUTPUT_MIN")),
+        format!("+out_max={}", field(record, "OUTPUT_MAX")),
+        format!("+lfsr_start={lfsr_start:08x}"),
+        format!("+lfsr_jump={:08x}", jump.state()),
+        format!("+weights={}", name("weights")),
+        format!("+activations={}", name("activations")),
+        format!("+bias={}", name("bias")),
+        format!("+requant={}", name("requant")),
+        format!("+output=rtl_out/{}", name("output")),
+        format!("+accumulators=rtl_out/{}", name("acc")),
+    ];
+    if has(&name("bias_post")) {
+        plusargs.push(format!("+bias_post={}", name("bias_post")));
+    }
+    Ok(RtlRun {
+        index,
+        parameters,
+        plusargs,
+    })
+}
+
+/// Writes `rtl/` into the export staging directory `dir`: the sources, one
+/// `.params` and `.plusargs` file per covered layer, `uncovered.txt` and
+/// `run.sh`. `output_bits(index)` is the element width of the layer's
+/// golden output.
+pub fn write_rtl(
+    dir: &Path,
+    hw: &HwConfig,
+    records: &[LayerRecord],
+    files: &[FileEntry],
+) -> Result<Vec<RtlRun>, ExportError> {
+    let rtl = dir.join("rtl");
+    let write = |name: &str, text: &str| {
+        let path = rtl.join(name);
+        fs::write(&path, text).map_err(|source| ExportError::Io { path, source })
+    };
+    fs::create_dir_all(&rtl).map_err(|source| ExportError::Io {
+        path: rtl.clone(),
+        source,
+    })?;
+    for (name, text) in render_sources()? {
+        write(name, &text)?;
+    }
+
+    let mut runs = Vec::new();
+    let mut uncovered = String::new();
+    for record in records {
+        let output = format!("layer{:03}_output.mem", record.index);
+        let output_bits = files
+            .iter()
+            .find(|entry| entry.name == output)
+            .map_or(8, |entry| entry.element_bits);
+        match layer_run(hw, record, output_bits, files) {
+            Ok(run) => {
+                let params: String = run
+                    .parameters
+                    .iter()
+                    .map(|(name, value)| format!("-G{name}={value}\n"))
+                    .collect();
+                write(&format!("layer{:03}.params", run.index), &params)?;
+                let plusargs: String = run.plusargs.iter().map(|arg| format!("{arg}\n")).collect();
+                write(&format!("layer{:03}.plusargs", run.index), &plusargs)?;
+                runs.push(run);
+            }
+            Err(reason) => {
+                let _ = writeln!(uncovered, "{reason}");
+            }
+        }
+    }
+    write("uncovered.txt", &uncovered)?;
+    write("run.sh", &run_script(&runs))?;
+    Ok(runs)
+}
+
+/// A shell script that builds the testbench once per distinct parameter
+/// set and runs every covered layer from the export directory.
+fn run_script(runs: &[RtlRun]) -> String {
+    let mut script = String::from(
+        "#!/bin/sh\n\
+         # Builds fx_tb with Verilator and runs every covered layer; dumps go\n\
+         # to rtl_out/, which `fxsim verify . rtl_out` compares. Run from the\n\
+         # export directory: sh rtl/run.sh\n\
+         set -e\n\
+         mkdir -p rtl_out rtl_build\n",
+    );
+    for run in runs {
+        let _ = write!(
+            script,
+            "params=$(cat rtl/layer{index:03}.params | tr '\\n' ' ')\n\
+             build=rtl_build/$(echo \"$params\" | cksum | cut -d' ' -f1)\n\
+             [ -x \"$build/Vfx_tb\" ] || verilator --binary -Wno-fatal -Wno-lint -Wno-style \
+             --top-module fx_tb -Mdir \"$build\" $params rtl/*.v rtl/fx_tb.sv > \"$build.log\" 2>&1 \
+             || {{ cat \"$build.log\"; exit 1; }}\n\
+             echo \"layer {index}: $(\"$build/Vfx_tb\" $(cat rtl/layer{index:03}.plusargs) | grep fxsim-rtl)\"\n",
+            index = run.index
+        );
+    }
+    script
+}
