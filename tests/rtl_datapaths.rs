@@ -464,7 +464,7 @@ fn check_variant(builds: &RtlBuilds, variant: &Variant, seed: u64, dir: &Path) {
     let mut random = Random(seed);
     let case = make_case(variant, &mut random);
     let layer = write_layer(variant, &case, dir);
-    let binary = builds.binary(variant.parameters());
+    let binary = builds.binary(&variant.parameters().overrides());
     let cycles = run_layer(&binary, &layer);
 
     let (accumulators, requantised, outputs) = reference(variant, &case);

@@ -181,12 +181,13 @@ module fx_tb;
         read_image("bias_post", 0, found);
         if (found != 0) $readmemh(path, bias_post);
 
-        repeat (2) @(posedge clk);
-        rst <= 1'b0;
-        @(posedge clk);
-        start <= 1'b1;
-        @(posedge clk);
-        start <= 1'b0;
+        // Inputs change on the falling edge, away from the sampling edge.
+        repeat (2) @(negedge clk);
+        rst = 1'b0;
+        @(negedge clk);
+        start = 1'b1;
+        @(negedge clk);
+        start = 1'b0;
         waited = 0;
         while (!done) begin
             @(posedge clk);

@@ -5,6 +5,9 @@
 //! Verilog parameters (`-G`), the layer by plusargs. Limitation: each build
 //! takes tens of seconds, so the tests share builds through [`RtlBuilds`].
 
+// Each test file uses a different subset of these helpers.
+#![allow(dead_code)]
+
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -32,7 +35,8 @@ pub struct RtlParameters {
 }
 
 impl RtlParameters {
-    fn overrides(&self) -> Vec<String> {
+    /// Returns the `-GNAME=VALUE` arguments of these parameters.
+    pub fn overrides(&self) -> Vec<String> {
         let flag = |value: bool| u32::from(value);
         [
             ("ROWS", self.rows),
@@ -87,19 +91,36 @@ pub fn rtl_source_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("hdl_templates/rtl")
 }
 
-/// Returns whether `verilator` runs; prints why not when it does not.
+/// Returns whether `verilator` runs.
 pub fn verilator_available() -> bool {
-    match Command::new("verilator").arg("--version").output() {
-        Ok(output) if output.status.success() => true,
-        _ => false,
-    }
+    Command::new("verilator")
+        .arg("--version")
+        .output()
+        .is_ok_and(|output| output.status.success())
+}
+
+/// Runs the testbench `binary` in `dir` with `plusargs`; returns the cycle
+/// counts it printed. Panics with the testbench's output when it fails.
+pub fn run_plusargs(binary: &Path, dir: &Path, plusargs: &[String]) -> RtlCycles {
+    let output = Command::new(binary)
+        .current_dir(dir)
+        .args(plusargs)
+        .output()
+        .expect("the testbench starts");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "testbench failed on {plusargs:?}:\n{stdout}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    parse_cycles(&stdout).unwrap_or_else(|| panic!("no cycle line in:\n{stdout}"))
 }
 
 /// Builds of `fx_tb`, one per parameter set, made on first use.
 pub struct RtlBuilds {
     root: PathBuf,
     sources: Vec<PathBuf>,
-    built: Mutex<BTreeMap<RtlParameters, PathBuf>>,
+    built: Mutex<BTreeMap<Vec<String>, PathBuf>>,
 }
 
 impl RtlBuilds {
@@ -114,6 +135,7 @@ impl RtlBuilds {
             })
             .collect();
         sources.sort();
+        std::fs::create_dir_all(root).expect("the build directory can be created");
         RtlBuilds {
             root: root.to_path_buf(),
             sources,
@@ -121,11 +143,11 @@ impl RtlBuilds {
         }
     }
 
-    /// Returns the testbench binary for `parameters`, building it first if
-    /// needed.
-    pub fn binary(&self, parameters: RtlParameters) -> PathBuf {
+    /// Returns the testbench binary for the `-G` arguments `overrides`,
+    /// building it first if needed.
+    pub fn binary(&self, overrides: &[String]) -> PathBuf {
         let mut built = self.built.lock().expect("no test panicked while building");
-        if let Some(binary) = built.get(&parameters) {
+        if let Some(binary) = built.get(overrides) {
             return binary.clone();
         }
         let dir = self.root.join(format!("build{}", built.len()));
@@ -137,21 +159,22 @@ impl RtlBuilds {
             .arg("-Wno-style")
             .args(["--top-module", "fx_tb", "-Mdir"])
             .arg(&dir)
-            .args(parameters.overrides())
+            .args(overrides)
             .args(&self.sources)
             .output()
             .expect("verilator starts");
         assert!(
             output.status.success(),
-            "verilator failed for {parameters:?}:\n{}",
+            "verilator failed for {overrides:?}:\n{}",
             String::from_utf8_lossy(&output.stderr)
         );
         eprintln!(
-            "rtl: built {parameters:?} in {:.1} s",
+            "rtl: built {} in {:.1} s",
+            overrides.join(" "),
             started.elapsed().as_secs_f64()
         );
         let binary = dir.join("Vfx_tb");
-        built.insert(parameters, binary.clone());
+        built.insert(overrides.to_vec(), binary.clone());
         binary
     }
 }
@@ -184,17 +207,7 @@ pub fn run_layer(binary: &Path, layer: &RtlLayer) -> RtlCycles {
             args.push(path(name, file));
         }
     }
-    let output = Command::new(binary)
-        .args(&args)
-        .output()
-        .expect("the testbench starts");
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    assert!(
-        output.status.success(),
-        "testbench failed on {args:?}:\n{stdout}\n{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    parse_cycles(&stdout).unwrap_or_else(|| panic!("no cycle line in:\n{stdout}"))
+    run_plusargs(binary, Path::new("."), &args)
 }
 
 fn parse_cycles(stdout: &str) -> Option<RtlCycles> {
