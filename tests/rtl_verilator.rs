@@ -181,6 +181,52 @@ fn check_model(
     layers.iter().map(|layer| layer.index).collect()
 }
 
+/// Runs the covered layers of the export in `dir` under Icarus Verilog,
+/// from the same sources, parameters and plusargs, and verifies the dumps.
+fn check_with_iverilog(name: &str, hw: &HwConfig, dir: &Path) {
+    let out = dir.join("rtl_out_iverilog");
+    std::fs::create_dir_all(&out).unwrap();
+    let layers = exported_layers(dir);
+    for layer in &layers {
+        let program = dir.join(format!("layer{:03}.vvp", layer.index));
+        rtl::iverilog_compile(&dir.join("rtl"), &layer.overrides, &program);
+        let mut args = vec![program.display().to_string()];
+        args.extend(
+            layer
+                .plusargs
+                .iter()
+                .map(|arg| arg.replace("=rtl_out/", "=rtl_out_iverilog/")),
+        );
+        let cycles = run_plusargs(Path::new("vvp"), dir, &args);
+        let gemm = Gemm {
+            m: layer.plusarg("m"),
+            k: layer.plusarg("k"),
+            n: layer.plusarg("n"),
+        };
+        assert_eq!(
+            Some(cycles.compute),
+            gemm_compute_cycles(gemm, &hw.array),
+            "{name}: layer {}: iverilog compute cycles",
+            layer.index
+        );
+    }
+    let request = VerifyRequest {
+        max: 5,
+        ..VerifyRequest::default()
+    };
+    let report = verify(dir, &out, &request).expect("verify runs");
+    assert_eq!(
+        report.files.len(),
+        2 * layers.len(),
+        "{name}: iverilog dumps"
+    );
+    assert!(
+        report.matches(),
+        "{name}: iverilog differs:\n{}",
+        report.to_text()
+    );
+}
+
 fn skip_without_verilator() -> bool {
     if rtl::verilator_available() {
         return false;
@@ -279,15 +325,14 @@ fn tiny_example_variants_match_rtl() {
     for (index, (name, datapath)) in VARIANTS.iter().enumerate() {
         let text = format!("{BASE_HW}{datapath}");
         let hw = HwConfig::from_toml_str(&text, name).unwrap();
-        let layers = check_model(
-            shared_builds(),
-            name,
-            &graph,
-            &hw,
-            &input,
-            &root.join(format!("export{index}")),
-        );
+        let dir = root.join(format!("export{index}"));
+        let layers = check_model(shared_builds(), name, &graph, &hw, &input, &dir);
         assert!(layers.len() >= 3, "{name}: only layers {layers:?} ran");
+        if rtl::iverilog_available() {
+            check_with_iverilog(name, &hw, &dir);
+        } else {
+            common::note_skip("iverilog is not installed");
+        }
     }
     std::fs::remove_dir_all(&root).ok();
 }

@@ -116,6 +116,44 @@ pub fn run_plusargs(binary: &Path, dir: &Path, plusargs: &[String]) -> RtlCycles
     parse_cycles(&stdout).unwrap_or_else(|| panic!("no cycle line in:\n{stdout}"))
 }
 
+/// Returns whether `iverilog` runs.
+pub fn iverilog_available() -> bool {
+    Command::new("iverilog")
+        .arg("-V")
+        .output()
+        .is_ok_and(|output| output.status.success())
+}
+
+/// Compiles `fx_tb` from the sources in `sources_dir` with Icarus Verilog
+/// into `output`, the `-G` arguments `overrides` turned into `-P`.
+pub fn iverilog_compile(sources_dir: &Path, overrides: &[String], output: &Path) {
+    let mut sources: Vec<PathBuf> = std::fs::read_dir(sources_dir)
+        .expect("the RTL source directory is readable")
+        .map(|entry| entry.expect("a directory entry").path())
+        .filter(|path| {
+            path.extension()
+                .is_some_and(|extension| extension == "v" || extension == "sv")
+        })
+        .collect();
+    sources.sort();
+    let parameters = overrides.iter().map(|flag| {
+        let assignment = flag.strip_prefix("-G").unwrap_or(flag);
+        format!("-Pfx_tb.{assignment}")
+    });
+    let result = Command::new("iverilog")
+        .args(["-g2012", "-s", "fx_tb", "-o"])
+        .arg(output)
+        .args(parameters)
+        .args(&sources)
+        .output()
+        .expect("iverilog starts");
+    assert!(
+        result.status.success(),
+        "iverilog failed for {overrides:?}:\n{}",
+        String::from_utf8_lossy(&result.stderr)
+    );
+}
+
 /// Builds of `fx_tb`, one per parameter set, made on first use.
 pub struct RtlBuilds {
     root: PathBuf,
