@@ -4,8 +4,8 @@
 //! `shift` requantisation with every rounding mode.
 //!
 //! The expected values come from a plain fold-ordered loop written here
-//! (the accumulation contract of docs/arithmetic.md) and the library's
-//! requantisers and LFSR words; the expected cycles from
+//! (the accumulation contract of docs/arithmetic.md) and from the library's
+//! requantisers and LFSR words. The expected cycles come from
 //! `timing::gemm_compute_cycles` and the cycle-stepped model. Skips when
 //! `verilator` is missing unless `FXSIM_NO_SKIP=1`. Limitation: the GEMMs
 //! are random, not layers of a model; tests/rtl_verilator.rs runs those.
@@ -35,7 +35,7 @@ impl Random {
         self.0
     }
 
-    /// A value in `low..=high`.
+    /// Returns a value in `low..=high`.
     fn range(&mut self, low: i64, high: i64) -> i64 {
         low + (self.next() % (high - low + 1) as u64) as i64
     }

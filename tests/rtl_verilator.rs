@@ -3,10 +3,10 @@
 //! `fxsim verify` on its dumps and the cycle counts against the timing
 //! model.
 //!
-//! Models: person_detect (every CONV_2D and FULLY_CONNECTED layer; its
-//! depthwise layers are several GEMMs, which the RTL does not run) and
-//! examples/tiny, on the base int8 datapath and on datapath variants given
-//! as hardware descriptions. The expected cycles are
+//! Models: person_detect and examples/tiny, on the base int8 datapath and
+//! on datapath variants given as hardware descriptions. Every CONV_2D and
+//! FULLY_CONNECTED layer runs. Depthwise layers run only with one channel
+//! group, because the RTL runs one GEMM per layer. The expected cycles are
 //! `timing::gemm_compute_cycles` and, for layers up to 100,000 cycles, the
 //! cycle-stepped model. Skips when `verilator` is missing unless
 //! `FXSIM_NO_SKIP=1`.
@@ -235,7 +235,7 @@ fn skip_without_verilator() -> bool {
     true
 }
 
-/// The Verilator builds shared by the tests of this file.
+/// Returns the Verilator builds shared by the tests of this file.
 fn shared_builds() -> &'static RtlBuilds {
     static BUILDS: OnceLock<RtlBuilds> = OnceLock::new();
     BUILDS.get_or_init(|| RtlBuilds::new(&temporary("rtl-builds"), &rtl::rtl_source_dir()))
