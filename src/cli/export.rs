@@ -22,7 +22,7 @@ pub struct ExportArgs {
     /// Input tensor (.npy in the model input's type).
     #[arg(long)]
     pub input: PathBuf,
-    /// Output directory; replaced when it holds an earlier export.
+    /// Output directory, replaced when it contains an earlier export.
     #[arg(long)]
     pub out: PathBuf,
     /// Also write each MAC layer's accumulators before the PPU.

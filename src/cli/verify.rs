@@ -19,7 +19,7 @@ pub struct VerifyArgs {
     /// Compare only the files of this operator index.
     #[arg(long)]
     pub layer: Option<usize>,
-    /// Golden file a single dump is compared with, when its name does not say.
+    /// Golden file a single dump is compared with, when its name matches none.
     #[arg(long)]
     pub file: Option<String>,
     /// Mismatches to list.

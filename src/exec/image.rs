@@ -1,6 +1,6 @@
-//! What a prepared MAC layer holds in hardware terms, for export: the
-//! operands as the multiplier sees them, the accumulator's initial values,
-//! the PPU's parameters, and the conversion of an input tensor to operands.
+//! A prepared MAC layer in hardware terms, for export: the operands as the
+//! multiplier sees them, the accumulator's initial values, the PPU's
+//! parameters, and the conversion of an input tensor to operands.
 //!
 //! Everything here is read from the executor's own prepared plan, so an
 //! export cannot drift from what the executor computes. Limitation: the

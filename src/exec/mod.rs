@@ -81,6 +81,10 @@ pub struct Execution {
     pub overflow: Vec<Option<OverflowCounts>>,
 }
 
+/// Per operator: the accumulators a MAC layer's PPU received, indexed like
+/// its output tensor; `None` for other operators.
+pub type CapturedAccumulators = Vec<Option<Vec<i64>>>;
+
 /// A graph prepared for repeated runs, each operator on its own datapath.
 pub struct Executor<'g> {
     graph: &'g Graph,
@@ -163,7 +167,7 @@ impl<'g> Executor<'g> {
     pub fn run_capturing(
         &self,
         inputs: &[TensorValue],
-    ) -> Result<(Execution, Vec<Option<Vec<i64>>>), ExecError> {
+    ) -> Result<(Execution, CapturedAccumulators), ExecError> {
         let mut accumulators = vec![None; self.kernels.len()];
         let execution = self.run_with(inputs, Some(&mut accumulators))?;
         Ok((execution, accumulators))
@@ -178,7 +182,7 @@ impl<'g> Executor<'g> {
     fn run_with(
         &self,
         inputs: &[TensorValue],
-        accumulators: Option<&mut Vec<Option<Vec<i64>>>>,
+        accumulators: Option<&mut CapturedAccumulators>,
     ) -> Result<Execution, ExecError> {
         let mut produced = vec![None; self.constants.len()];
         let mut overflow = vec![None; self.kernels.len()];
@@ -213,7 +217,7 @@ impl<'g> Executor<'g> {
         &self,
         produced: &mut [Option<TensorValue>],
         overflow: &mut [Option<OverflowCounts>],
-        mut accumulators: Option<&mut Vec<Option<Vec<i64>>>>,
+        mut accumulators: Option<&mut CapturedAccumulators>,
     ) -> Result<(), ExecError> {
         for (index, (op, kernel)) in self.graph.ops.iter().zip(&self.kernels).enumerate() {
             let mut operands = Vec::with_capacity(op.inputs.len());

@@ -68,7 +68,7 @@ pub enum ExportError {
     Unsupported { message: String },
 
     #[error(transparent)]
-    Hw(crate::hw::HwError),
+    Hw(Box<crate::hw::HwError>),
 
     #[error("execution failed: {0}")]
     Exec(#[from] crate::exec::ExecError),

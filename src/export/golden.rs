@@ -44,11 +44,7 @@ impl GoldenTensor<'_> {
         })?;
         let values = self.value.to_i64_vec();
         let channels = self.value.shape.last().copied().unwrap_or(1);
-        let rows = if channels == 0 {
-            0
-        } else {
-            values.len() / channels
-        };
+        let rows = values.len().checked_div(channels).unwrap_or(0);
         let tiles = channels.div_ceil(cols);
         let spec = ImageSpec {
             name: self.name.clone(),

@@ -5,7 +5,7 @@
 //! Every value comes from the executor's prepared layer ([`MacImage`]) and
 //! its run, and the im2col order from the timing model's lowering. The
 //! `docs/formats.md` table gives each file's word index. Limitation: the
-//! activation image holds the whole im2col matrix, `groups * F * M` words,
+//! activation image keeps the whole im2col matrix, `groups * F * M` words,
 //! in memory while it is written.
 
 use super::mem::{fits, ImageSpec, MemWriter};
@@ -230,7 +230,7 @@ impl<'a> MacLayer<'a> {
     ) -> Result<Vec<FileEntry>, ExportError> {
         let mut entries = vec![self.write_weights(open)?, self.write_activations(open)?];
         let post = self.arithmetic.datapath.bias == crate::exec::BiasMode::Post;
-        entries.push(self.write_channels(open, "bias", Role::Bias, &self.register_starts()?)?);
+        entries.push(self.write_channels(open, "bias", Role::Bias, &self.register_starts())?);
         if post {
             entries.push(self.write_channels(
                 open,
@@ -309,20 +309,19 @@ impl<'a> MacLayer<'a> {
         writer.finish()
     }
 
-    /// Returns the accumulator initial values as the register holds them
-    /// after the load: wrapped or saturated to its width.
-    fn register_starts(&self) -> Result<Vec<i64>, ExportError> {
+    /// Returns the accumulator initial values as the register contains them
+    /// after the load, wrapped or saturated to its width.
+    fn register_starts(&self) -> Vec<i64> {
         let bits = self.widths.accumulator_bits;
         let overflow = self.arithmetic.overflow;
-        Ok(self
-            .image
+        self.image
             .starts
             .iter()
             .map(|&start| match overflow {
                 Overflow::Wrap => crate::numeric::wrap(start, bits, Signedness::Signed),
                 Overflow::Saturate => crate::numeric::saturate(start, bits, Signedness::Signed),
             })
-            .collect())
+            .collect()
     }
 
     /// Writes one word of `cols` per-channel values per group and tile.

@@ -46,7 +46,7 @@ pub struct LayerField {
     pub signed: bool,
 }
 
-/// What a file is for.
+/// The purpose of a file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Role {
@@ -100,7 +100,7 @@ pub struct FileEntry {
     pub elements_per_word: u32,
     /// True when elements are two's complement, false when unsigned.
     pub signed: bool,
-    /// Which element of which word holds what, in words.
+    /// The placement of elements in words, as text.
     pub element_order: String,
     /// For golden files: the tensor and its layout in words.
     pub tensor: Option<TensorLayout>,

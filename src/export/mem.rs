@@ -306,7 +306,9 @@ mod tests {
         assert!(fits(255, 8, false));
         assert!(!fits(-1, 8, false));
         assert!(fits(i64::MIN, 64, true));
-        assert!(fits(0, 1, false) && fits(-1, 1, true) && !fits(1, 1, true));
+        assert!(fits(0, 1, false));
+        assert!(fits(-1, 1, true));
+        assert!(!fits(1, 1, true));
     }
 
     #[test]

@@ -22,7 +22,7 @@ pub use error::ExportError;
 pub use manifest::{Checksum, FileEntry, LayerField, Manifest, Role, TensorLayout};
 
 use crate::analysis::accum::Progress;
-use crate::exec::{Execution, Executor, TensorValue};
+use crate::exec::{CapturedAccumulators, Execution, Executor, TensorValue};
 use crate::hw::{Dataflow, HwConfig};
 use crate::model::Graph;
 use golden::GoldenTensor;
@@ -35,7 +35,7 @@ use std::path::{Path, PathBuf};
 /// Name of the marker file that identifies an export directory.
 pub const EXPORT_MARKER: &str = ".fxsim-export";
 
-/// What to export besides the always-written files.
+/// Options of an export beyond the files always written.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct ExportOptions {
     /// Also write each MAC layer's accumulators before the PPU.
@@ -74,7 +74,8 @@ impl<'g> Export<'g> {
         sources: ExportSources,
         options: ExportOptions,
     ) -> Result<Export<'g>, ExportError> {
-        hw.check_graph(graph).map_err(ExportError::Hw)?;
+        hw.check_graph(graph)
+            .map_err(|error| ExportError::Hw(Box::new(error)))?;
         if hw.array.dataflow != Dataflow::WeightStationary {
             return Err(ExportError::Unsupported {
                 message: format!(
@@ -143,7 +144,7 @@ impl<'g> Export<'g> {
         &self,
         staging: &Path,
         execution: &Execution,
-        accumulators: &[Option<Vec<i64>>],
+        accumulators: &CapturedAccumulators,
         progress: &dyn Progress,
     ) -> Result<Manifest, ExportError> {
         let mut open = |name: &str| -> Result<BufWriter<fs::File>, ExportError> {
@@ -234,7 +235,7 @@ impl<'g> Export<'g> {
         open: &mut dyn FnMut(&str) -> Result<BufWriter<fs::File>, ExportError>,
         index: usize,
         execution: &Execution,
-        accumulators: &[Option<Vec<i64>>],
+        accumulators: &CapturedAccumulators,
         records: &mut Vec<params::LayerRecord>,
     ) -> Result<Option<Vec<FileEntry>>, ExportError> {
         let (Some(image), Some(arithmetic)) =

@@ -2,7 +2,7 @@
 //! image, and the mapping of a mismatch back to tensor coordinates.
 //!
 //! Limitation: words are compared element by element at the golden file's
-//! element width; a dump word wider than the golden word is truncated to
+//! element width. A dump word wider than the golden word is truncated to
 //! it, as `$readmemh` truncates.
 
 use super::parse::{DecimalValue, HexDump, HexWord};
@@ -10,7 +10,7 @@ use crate::export::mem::extract_bits;
 use crate::export::{FileEntry, Role, TensorLayout};
 use std::collections::HashMap;
 
-/// What the dump holds where the golden file has an element.
+/// The dump's value at a golden element.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Got {
     Value(i64),
@@ -255,10 +255,9 @@ pub fn compare_decimal(golden: &Golden, values: &[DecimalValue], max: usize) -> 
     collector.comparison
 }
 
-/// Reads a decimal value as an element of `bits` bits: a value in the
-/// signed or the unsigned range of that width is taken modulo `2^bits`
-/// (so `-56` and `200` are the same 8-bit element), anything else is out
-/// of range.
+/// Reads a decimal value as an element of `bits` bits. A value in the
+/// signed or the unsigned range of that width is taken modulo `2^bits`, so
+/// `-56` and `200` are the same 8-bit element. Anything else is out of range.
 fn element_value(value: i128, bits: u32, signed: bool) -> Got {
     let bits = bits.min(64);
     let low = -(1_i128 << (bits - 1).min(63));

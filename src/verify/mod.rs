@@ -75,7 +75,7 @@ impl DumpFormat {
     }
 }
 
-/// What to compare and how much to report.
+/// A verification request: which files to compare and how many mismatches to list.
 #[derive(Debug, Clone, Default)]
 pub struct VerifyRequest {
     /// Only golden files of this operator.

@@ -5,6 +5,7 @@
 //! ```text
 //! memory        = { separator | address | word } end
 //! separator     = whitespace | line_comment | block_comment
+//! whitespace    = { space | tab | line end | vertical tab | form feed }+
 //! line_comment  = "//" { any character but a line end }
 //! block_comment = "/*" { any character } "*/"
 //! address       = "@" hex_digit { hex_digit | "_" }
@@ -25,7 +26,7 @@
 
 use nom::branch::alt;
 use nom::bytes::complete::{tag, take_until, take_while, take_while1};
-use nom::character::complete::{char, line_ending, multispace1, not_line_ending, one_of, space0};
+use nom::character::complete::{char, line_ending, not_line_ending, one_of, space0};
 use nom::combinator::{eof, map, map_res, opt, recognize, value};
 use nom::multi::many0;
 use nom::sequence::{delimited, pair, preceded, terminated};
@@ -121,7 +122,16 @@ pub fn memory(input: &str) -> IResult<&str, Vec<HexItem>> {
 
 /// `separator = whitespace | line_comment | block_comment`
 pub fn separator(input: &str) -> IResult<&str, ()> {
-    alt((value((), multispace1), line_comment, block_comment)).parse(input)
+    alt((whitespace, line_comment, block_comment)).parse(input)
+}
+
+/// `whitespace = { space | tab | line end | vertical tab | form feed }+`
+pub fn whitespace(input: &str) -> IResult<&str, ()> {
+    value(
+        (),
+        take_while1(|c: char| c.is_ascii_whitespace() || c == '\x0b'),
+    )
+    .parse(input)
 }
 
 /// `line_comment = "//" { any character but a line end }`

@@ -67,7 +67,7 @@ impl<A: Accumulation> Accumulation for Capture<'_, A> {
     }
 }
 
-/// Where a kernel evaluation stores its accumulators, if anywhere.
+/// The slots a kernel evaluation stores its accumulators in, if any.
 pub(crate) type CaptureSlots<'a> = Option<&'a [AtomicI64]>;
 
 /// Runs `evaluate` with `elements` capture slots and returns its outputs
