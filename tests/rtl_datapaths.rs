@@ -522,54 +522,55 @@ fn variants() -> Vec<Variant> {
         k: 22,
         n: 8,
     };
-    let mut list = Vec::new();
-    list.push(Variant {
-        name: "tflite, 32-bit wrap",
-        ..base
-    });
-    list.push(Variant {
-        name: "tflite, 20-bit saturate",
-        acc_bits: 20,
-        saturate: true,
-        ..base
-    });
-    list.push(Variant {
-        name: "tflite, 16-bit wrap, post bias",
-        acc_bits: 16,
-        bias_post: true,
-        ..base
-    });
-    list.push(Variant {
-        name: "single half-up, 16-bit saturate",
-        acc_bits: 16,
-        saturate: true,
-        requant: Requant::Single,
-        rounding: Rounding::HalfUp,
-        ..base
-    });
-    list.push(Variant {
-        name: "fixed 16 half-even, 20-bit wrap",
-        acc_bits: 20,
-        requant: Requant::Fixed(16),
-        rounding: Rounding::HalfEven,
-        ..base
-    });
-    list.push(Variant {
-        name: "shift truncate, 32-bit saturate",
-        saturate: true,
-        requant: Requant::Shift,
-        rounding: Rounding::Truncate,
-        ..base
-    });
-    list.push(Variant {
-        name: "single stochastic, 20-bit saturate, post bias",
-        acc_bits: 20,
-        saturate: true,
-        bias_post: true,
-        requant: Requant::Single,
-        rounding: Rounding::Stochastic,
-        ..base
-    });
+    let mut list = vec![
+        Variant {
+            name: "tflite, 32-bit wrap",
+            ..base
+        },
+        Variant {
+            name: "tflite, 20-bit saturate",
+            acc_bits: 20,
+            saturate: true,
+            ..base
+        },
+        Variant {
+            name: "tflite, 16-bit wrap, post bias",
+            acc_bits: 16,
+            bias_post: true,
+            ..base
+        },
+        Variant {
+            name: "single half-up, 16-bit saturate",
+            acc_bits: 16,
+            saturate: true,
+            requant: Requant::Single,
+            rounding: Rounding::HalfUp,
+            ..base
+        },
+        Variant {
+            name: "fixed 16 half-even, 20-bit wrap",
+            acc_bits: 20,
+            requant: Requant::Fixed(16),
+            rounding: Rounding::HalfEven,
+            ..base
+        },
+        Variant {
+            name: "shift truncate, 32-bit saturate",
+            saturate: true,
+            requant: Requant::Shift,
+            rounding: Rounding::Truncate,
+            ..base
+        },
+        Variant {
+            name: "single stochastic, 20-bit saturate, post bias",
+            acc_bits: 20,
+            saturate: true,
+            bias_post: true,
+            requant: Requant::Single,
+            rounding: Rounding::Stochastic,
+            ..base
+        },
+    ];
     let ties = [
         ("shift half-away with ties", Rounding::HalfAway),
         ("shift half-up with ties", Rounding::HalfUp),
