@@ -33,10 +33,14 @@ macro_rules! rtl_sources {
         fn render_sources() -> Result<Vec<(&'static str, String)>, ExportError> {
             let mut sources = Vec::new();
             $(
-                let text = $name.render().map_err(|error| ExportError::Template {
+                let mut text = $name.render().map_err(|error| ExportError::Template {
                     file: $file.to_string(),
                     message: error.to_string(),
                 })?;
+                // askama drops the template's final newline.
+                if !text.ends_with('\n') {
+                    text.push('\n');
+                }
                 let name = $file.rsplit('/').next().unwrap_or($file);
                 sources.push((name, text));
             )*
@@ -228,4 +232,113 @@ fn run_script(runs: &[RtlRun]) -> String {
         );
     }
     script
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::numeric::lfsr::POLYNOMIAL;
+
+    fn record(index: usize, values: &[(&str, i64)]) -> LayerRecord {
+        let mut record = LayerRecord {
+            index,
+            values: [0; LAYER_FIELDS.len()],
+        };
+        for &(name, value) in values {
+            let position = LAYER_FIELDS
+                .iter()
+                .position(|(field, _, _)| *field == name)
+                .expect("a layers.mem field");
+            record.values[position] = value;
+        }
+        record
+    }
+
+    fn hw() -> HwConfig {
+        HwConfig::from_toml_str(
+            "[device]\npart = \"xc7z020\"\n[array]\nrows = 4\ncols = 2\n",
+            "t",
+        )
+        .expect("a valid description")
+    }
+
+    fn base_fields() -> Vec<(&'static str, i64)> {
+        vec![
+            ("GROUPS", 1),
+            ("M", 5),
+            ("K", 9),
+            ("N", 3),
+            ("ACT_BITS", 9),
+            ("ACT_SIGNED", 1),
+            ("WEIGHT_BITS", 8),
+            ("WEIGHT_SIGNED", 1),
+            ("ACC_BITS", 32),
+            ("LFSR_SEED", 7),
+            ("OUTPUT_ZERO_POINT", -3),
+            ("OUTPUT_MIN", -128),
+            ("OUTPUT_MAX", 127),
+        ]
+    }
+
+    #[test]
+    fn rendered_sources_equal_templates() {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("hdl_templates/rtl");
+        let sources = render_sources().expect("the templates render");
+        assert_eq!(sources.len(), 9);
+        for (name, text) in sources {
+            let template = fs::read_to_string(dir.join(name)).expect("the template exists");
+            assert!(text == template, "{name}: rendering changed the source");
+        }
+    }
+
+    #[test]
+    fn layer_run_gives_parameters_and_plusargs() {
+        let run = layer_run(&hw(), &record(7, &base_fields()), 8, &[]).expect("covered");
+        assert_eq!(run.index, 7);
+        assert!(run.parameters.contains(&("ROWS", 4)));
+        assert!(run.parameters.contains(&("COLS", 2)));
+        assert!(run.parameters.contains(&("A_BITS", 9)));
+        assert!(run.parameters.contains(&("OUT_BITS", 8)));
+        assert!(run.plusargs.contains(&"+m=5".to_string()));
+        assert!(run.plusargs.contains(&"+zero_point=-3".to_string()));
+        assert!(run
+            .plusargs
+            .contains(&"+weights=layer007_weights.mem".to_string()));
+        assert!(run
+            .plusargs
+            .contains(&"+output=rtl_out/layer007_output.mem".to_string()));
+        assert!(!run
+            .plusargs
+            .iter()
+            .any(|arg| arg.starts_with("+bias_post=")));
+    }
+
+    #[test]
+    fn layer_run_lfsr_words_follow_the_event_rule() {
+        let run = layer_run(&hw(), &record(7, &base_fields()), 8, &[]).expect("covered");
+        let start = rounding_word(7, 7, 0).expect("nonzero seed");
+        assert!(run.plusargs.contains(&format!("+lfsr_start={start:08x}")));
+        // x^(32 * 3) by stepping the LFSR one step at a time from 1.
+        let mut state = 1u32;
+        for _ in 0..32 * 3 {
+            state = (state << 1) ^ if state >> 31 == 1 { POLYNOMIAL } else { 0 };
+        }
+        assert!(run.plusargs.contains(&format!("+lfsr_jump={state:08x}")));
+    }
+
+    #[test]
+    fn layer_run_rejects_grouped_layers() {
+        let mut fields = base_fields();
+        fields[0] = ("GROUPS", 8);
+        let reason = layer_run(&hw(), &record(1, &fields), 8, &[]).unwrap_err();
+        assert!(reason.contains("8 GEMMs"), "{reason}");
+    }
+
+    #[test]
+    fn layer_run_rejects_wide_tflite_accumulator() {
+        let mut fields = base_fields();
+        fields.push(("ACC_BITS", 40));
+        let reason = layer_run(&hw(), &record(2, &fields), 8, &[]).unwrap_err();
+        assert!(reason.contains("40-bit"), "{reason}");
+    }
 }
