@@ -7,10 +7,11 @@
 //! `rtl/layerNNN.params` (one `-GNAME=VALUE` per line, the layer's datapath
 //! with overrides applied) and `rtl/layerNNN.plusargs` (one `+name=value`
 //! per line, paths relative to the export directory), and `rtl/run.sh`
-//! builds and runs every covered layer. Limitation: layers of more than one
-//! GEMM (depthwise and grouped convolutions) are not covered, and the
-//! `tflite` PPU of the RTL needs an accumulator of at most 32 bits; such
-//! layers are listed in `rtl/uncovered.txt` instead.
+//! builds and runs every covered layer. Limitation: the RTL runs one GEMM
+//! per layer, so depthwise and grouped convolutions with more than one
+//! channel group are not covered. Its `tflite` PPU takes accumulators of at
+//! most 32 bits. Layers it does not cover are listed in
+//! `rtl/uncovered.txt`.
 
 use super::params::{LayerRecord, LAYER_FIELDS};
 use super::{ExportError, FileEntry};
@@ -157,8 +158,8 @@ pub fn layer_run(
 
 /// Writes `rtl/` into the export staging directory `dir`: the sources, one
 /// `.params` and `.plusargs` file per covered layer, `uncovered.txt` and
-/// `run.sh`. `output_bits(index)` is the element width of the layer's
-/// golden output.
+/// `run.sh`. `files` are the export's files so far; the element width of
+/// each layer's golden output sets the testbench's `OUT_BITS`.
 pub fn write_rtl(
     dir: &Path,
     hw: &HwConfig,
@@ -208,7 +209,7 @@ pub fn write_rtl(
     Ok(runs)
 }
 
-/// A shell script that builds the testbench once per distinct parameter
+/// Returns a shell script that builds the testbench once per distinct parameter
 /// set and runs every covered layer from the export directory.
 fn run_script(runs: &[RtlRun]) -> String {
     let mut script = String::from(
