@@ -173,6 +173,9 @@ struct Counts {
     dsp: u64,
     bram36: u64,
     bram18: u64,
+    /// LUTs and flip-flops: reported beside the estimate, not compared.
+    lut: u64,
+    ff: u64,
 }
 
 impl Counts {
@@ -292,6 +295,10 @@ fn synthesize(dir: &Path, config: &Config, top: &str) -> Counts {
             counts.bram36 += count;
         } else if cell.starts_with("RAMB18E") {
             counts.bram18 += count;
+        } else if cell.starts_with("LUT") {
+            counts.lut += count;
+        } else if ["FDRE", "FDSE", "FDCE", "FDPE"].contains(&cell) {
+            counts.ff += count;
         }
     }
     counts
@@ -320,8 +327,8 @@ fn synthesis_agrees_with_estimate() {
     }
     let root = std::env::temp_dir().join(format!("fxsim-rtl-yosys-{}", std::process::id()));
     let mut table = String::from(
-        "| configuration | DSP estimate | DSP synthesis | error % | BRAM36 estimate | BRAM36 synthesis | error % |\n\
-         |---|---|---|---|---|---|---|\n",
+        "| configuration | DSP estimate | DSP synthesis | error % | BRAM36 estimate | BRAM36 synthesis | error % | array LUT estimate | LUT synthesis (array and buffers) | array FF estimate | FF synthesis (array and buffers) |\n\
+         |---|---|---|---|---|---|---|---|---|---|---|\n",
     );
     let mut failures = Vec::new();
     for (index, config) in CONFIGS.iter().enumerate() {
@@ -329,18 +336,20 @@ fn synthesis_agrees_with_estimate() {
         std::fs::create_dir_all(&dir).unwrap();
         let hw = HwConfig::from_toml_str(config.toml, config.name).expect("a valid description");
         let report = estimate(&hw, None);
-        let array_dsp = report
+        let array = report
             .components
             .iter()
             .find(|component| component.component == "array")
-            .map_or(0, |component| component.dsp);
+            .expect("the estimate has an array");
         let buffers: Vec<(u32, u64, u32)> = report
             .buffers
             .iter()
             .map(|buffer| (buffer.word_bits, buffer.depth, buffer.banks))
             .collect();
         let estimated = Counts {
-            dsp: array_dsp,
+            dsp: array.dsp,
+            lut: array.lut,
+            ff: array.ff,
             bram36: report.buffers.iter().map(|buffer| buffer.bram36).sum(),
             bram18: report.buffers.iter().map(|buffer| buffer.bram18).sum(),
         };
@@ -356,7 +365,7 @@ fn synthesis_agrees_with_estimate() {
 
         writeln!(
             table,
-            "| {} | {} | {} | {} | {} | {} | {} |",
+            "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
             config.name,
             estimated.dsp,
             synthesized.dsp,
@@ -364,6 +373,10 @@ fn synthesis_agrees_with_estimate() {
             estimated.bram_sites(),
             synthesized.bram_sites(),
             error_percent(estimated.bram_sites(), synthesized.bram_sites()),
+            estimated.lut,
+            synthesized.lut,
+            estimated.ff,
+            synthesized.ff,
         )
         .unwrap();
         if estimated.dsp != synthesized.dsp || estimated.bram_sites() != synthesized.bram_sites() {

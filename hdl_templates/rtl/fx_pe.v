@@ -40,13 +40,16 @@ module fx_pe #(
     localparam PRODUCT_BITS = A_BITS + W_BITS + 2;
     localparam SUM_BITS = (PRODUCT_BITS > ACC_BITS ? PRODUCT_BITS : ACC_BITS) + 1;
 
+    // An invalid activation multiplies as 0, so the product feeds the adder
+    // directly (the multiply-add pattern a DSP slice absorbs).
+    wire [A_BITS-1:0] act_operand = act_valid_in ? act_in : {A_BITS{1'b0}};
     wire signed [A_BITS:0] act_extended =
-        A_SIGNED != 0 ? $signed({act_in[A_BITS-1], act_in}) : $signed({1'b0, act_in});
+        A_SIGNED != 0 ? $signed({act_operand[A_BITS-1], act_operand}) : $signed({1'b0, act_operand});
     wire signed [W_BITS:0] weight_extended =
         W_SIGNED != 0 ? $signed({weight_q[W_BITS-1], weight_q}) : $signed({1'b0, weight_q});
     wire signed [PRODUCT_BITS-1:0] product = act_extended * weight_extended;
 
-    wire signed [SUM_BITS-1:0] product_term = act_valid_in ? product : 0;
+    wire signed [SUM_BITS-1:0] product_term = product;
     wire signed [SUM_BITS-1:0] sum_above = FIRST_ROW != 0 ? 0 : sum_in;
     wire signed [SUM_BITS-1:0] exact_sum = sum_above + product_term;
 
