@@ -17,4 +17,4 @@ verilator --version
 
 # A simulator missing at test time must fail the run, not skip.
 export FXSIM_NO_SKIP=1
-cargo test --test export_hdl --test export_cli --test mem_roundtrip
+cargo test --test export_hdl --test export_cli --test export_grouped --test mem_roundtrip

@@ -310,3 +310,27 @@ fn export_refuses_foreign_directory() {
     );
     assert!(work.join("notes.txt").exists());
 }
+
+#[test]
+fn verify_reports_unknown_bits() {
+    let golden = export_example("verify_reports_unknown_bits");
+    let text = std::fs::read_to_string(golden.join("layer006_output.mem")).unwrap();
+    // FULLY_CONNECTED [1, 10] on 8 columns: word 1 contains channels 8 and 9.
+    // An x in its lowest digit makes element 0 (channel 8) unknown.
+    let mut lines: Vec<String> = text.lines().map(str::to_string).collect();
+    let last = lines.len() - 1;
+    lines[last].pop();
+    lines[last].push('x');
+    let dump = golden.with_file_name("layer006_output.mem");
+    std::fs::write(&dump, lines.join("\n")).unwrap();
+
+    let output = fxsim(&["verify", golden.to_str().unwrap(), dump.to_str().unwrap()]);
+    let text = stdout(&output);
+    assert_eq!(output.status.code(), Some(1), "{text}{}", stderr(&output));
+    assert!(
+        text.contains("layer 6 output layer006_output.mem: word 1 element 0 at (0, 8): expected "),
+        "{text}"
+    );
+    assert!(text.contains(", got x/z"), "{text}");
+    assert!(text.contains("MISMATCH, 1 of 16 elements differ"), "{text}");
+}

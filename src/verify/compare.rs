@@ -163,11 +163,17 @@ impl Collector<'_, '_> {
 /// Compares a hex dump word by word; the last word at an address wins.
 pub fn compare_hex(golden: &Golden, dump: HexDump, max: usize) -> FileComparison {
     let entry = golden.entry;
-    let mut by_address: HashMap<u64, HexWord> = HashMap::with_capacity(dump.len());
+    let mut in_range: Vec<Option<HexWord>> = vec![None; entry.depth as usize];
+    let mut beyond: HashMap<u64, ()> = HashMap::new();
     for (address, word) in dump {
-        by_address.insert(address, word);
+        match in_range.get_mut(address as usize) {
+            Some(slot) if address < entry.depth => *slot = Some(word),
+            _ => {
+                beyond.insert(address, ());
+            }
+        }
     }
-    let extra_words = by_address.keys().filter(|&&a| a >= entry.depth).count() as u64;
+    let extra_words = beyond.len() as u64;
     let mut collector = Collector {
         golden,
         max,
@@ -181,7 +187,7 @@ pub fn compare_hex(golden: &Golden, dump: HexDump, max: usize) -> FileComparison
     };
     let bits = entry.element_bits;
     for word in 0..entry.depth {
-        let dumped = by_address.get(&word);
+        let dumped = in_range[word as usize].as_ref();
         for element in 0..entry.elements_per_word {
             let offset = u64::from(element) * u64::from(bits);
             let got = match dumped {

@@ -37,6 +37,14 @@ pub enum VerifyError {
         excerpt: String,
     },
 
+    #[error("{}: {words} words, but the manifest gives depth {depth} (element width {element_bits}); export it again", path.display())]
+    GoldenMismatch {
+        path: PathBuf,
+        words: usize,
+        depth: u64,
+        element_bits: u32,
+    },
+
     #[error("{}: no golden file of the export matches this name; pass --file NAME with one of the manifest's files", path.display())]
     NoGolden { path: PathBuf },
 
@@ -204,7 +212,9 @@ fn pair_dumps<'m>(
     request: &VerifyRequest,
 ) -> Result<Vec<(&'m FileEntry, PathBuf)>, VerifyError> {
     let comparable = |entry: &&FileEntry| {
-        entry.role != Role::Params && request.layer.is_none_or(|layer| entry.layer == Some(layer))
+        // `layers.mem` packs fields wider than one comparable element.
+        !matches!(entry.role, Role::Params | Role::Layers)
+            && request.layer.is_none_or(|layer| entry.layer == Some(layer))
     };
     if dump.is_dir() {
         let listing = fs::read_dir(dump).map_err(|source| VerifyError::Io {
@@ -273,6 +283,22 @@ fn compare_file(
     let golden_path = golden_dir.join(&entry.name);
     let golden_text = read_text(&golden_path)?;
     let golden_words = parse_hex(&golden_path, &golden_text)?;
+    let contiguous = golden_words
+        .iter()
+        .enumerate()
+        .all(|(index, (address, _))| *address == index as u64);
+    if golden_words.len() as u64 != entry.depth
+        || !contiguous
+        || entry.elements_per_word == 0
+        || !(1..=64).contains(&entry.element_bits)
+    {
+        return Err(VerifyError::GoldenMismatch {
+            path: golden_path,
+            words: golden_words.len(),
+            depth: entry.depth,
+            element_bits: entry.element_bits,
+        });
+    }
     let golden = Golden {
         entry,
         words: golden_words.into_iter().map(|(_, word)| word).collect(),

@@ -43,15 +43,10 @@ pub struct HexWord {
 impl HexWord {
     /// True when any bit in `offset .. offset + bits` is x or z.
     pub fn has_unknown(&self, offset: u64, bits: u32) -> bool {
-        (0..u64::from(bits)).any(|bit| {
-            let position = offset + bit;
-            let limb = self
-                .unknown
-                .get((position / 64) as usize)
-                .copied()
-                .unwrap_or(0);
-            limb >> (position % 64) & 1 == 1
-        })
+        if self.unknown.iter().all(|&limb| limb == 0) {
+            return false;
+        }
+        crate::export::mem::extract_bits(&self.unknown, offset, bits, false) != 0
     }
 }
 

@@ -3,6 +3,7 @@
 
 mod activation;
 mod conv;
+mod conv_depthwise;
 mod elementwise;
 mod fully_connected;
 mod mac;
@@ -39,7 +40,9 @@ pub fn prepare(
     let context = OpContext::new(graph, index, op);
     match &op.kind {
         OpKind::Conv2d(attrs) => conv::prepare_conv2d(&context, attrs, datapath),
-        OpKind::DepthwiseConv2d(attrs) => conv::prepare_depthwise_conv2d(&context, attrs, datapath),
+        OpKind::DepthwiseConv2d(attrs) => {
+            conv_depthwise::prepare_depthwise_conv2d(&context, attrs, datapath)
+        }
         OpKind::FullyConnected(attrs) => {
             fully_connected::prepare_fully_connected(&context, attrs, datapath)
         }
