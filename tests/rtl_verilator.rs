@@ -4,10 +4,10 @@
 //! model.
 //!
 //! Models: person_detect and examples/tiny, on the base int8 datapath and
-//! on datapath variants given as hardware descriptions. Every CONV_2D and
-//! FULLY_CONNECTED layer runs. Depthwise layers run only with one channel
-//! group, because the RTL runs one GEMM per layer. The expected cycles are
-//! `timing::gemm_compute_cycles` and, for layers up to 100,000 cycles, the
+//! on datapath variants given as hardware descriptions. Every MAC layer
+//! runs, a depthwise layer as its channel groups one after another. The
+//! expected cycles are the groups times `timing::gemm_compute_cycles`, and
+//! for CONV_2D and FULLY_CONNECTED layers up to 100,000 cycles also the
 //! cycle-stepped model. Skips when `verilator` is missing unless
 //! `FXSIM_NO_SKIP=1`.
 
@@ -33,6 +33,21 @@ struct ExportedLayer {
 }
 
 impl ExportedLayer {
+    /// Returns the numeric plusarg `name`, or `default` when absent.
+    fn plusarg_or(&self, name: &str, default: u64) -> u64 {
+        let prefix = format!("+{name}=");
+        match self
+            .plusargs
+            .iter()
+            .find_map(|arg| arg.strip_prefix(&prefix))
+        {
+            Some(value) => value.parse().unwrap_or_else(|_| {
+                panic!("layer {}: +{name}={value} is not a number", self.index)
+            }),
+            None => default,
+        }
+    }
+
     fn plusarg(&self, name: &str) -> u64 {
         let prefix = format!("+{name}=");
         self.plusargs
@@ -121,7 +136,9 @@ fn check_model(
             k: layer.plusarg("k"),
             n: layer.plusarg("n"),
         };
-        let expected = gemm_compute_cycles(gemm, &hw.array).expect("no overflow");
+        // Channel groups run one after another, one GEMM each.
+        let groups = layer.plusarg_or("groups", 1);
+        let expected = gemm_compute_cycles(gemm, &hw.array).expect("no overflow") * groups;
         eprintln!(
             "{name}: layer {} ({} x {} x {}): {} cycles, run in {:.2} s",
             layer.index,
@@ -136,9 +153,14 @@ fn check_model(
             "{name}: layer {}: rtl compute cycles against gemm_compute_cycles",
             layer.index
         );
-        assert_eq!(cycles.ppu, 2, "{name}: layer {}: ppu cycles", layer.index);
-        // lower_layer takes CONV_2D and FULLY_CONNECTED; a depthwise layer
-        // with one channel group runs on the RTL but is not lowered here.
+        assert_eq!(
+            cycles.ppu,
+            2 * groups,
+            "{name}: layer {}: ppu cycles",
+            layer.index
+        );
+        // lower_layer takes CONV_2D and FULLY_CONNECTED only, so depthwise
+        // layers are checked against the fast model alone.
         let input_id = graph.ops[layer.index]
             .input(0)
             .expect("the layer has an input");
@@ -203,9 +225,10 @@ fn check_with_iverilog(name: &str, hw: &HwConfig, dir: &Path) {
             k: layer.plusarg("k"),
             n: layer.plusarg("n"),
         };
+        let groups = layer.plusarg_or("groups", 1);
         assert_eq!(
+            gemm_compute_cycles(gemm, &hw.array).map(|cycles| cycles * groups),
             Some(cycles.compute),
-            gemm_compute_cycles(gemm, &hw.array),
             "{name}: layer {}: iverilog compute cycles",
             layer.index
         );
@@ -276,7 +299,7 @@ fn person_detect_layers_match_rtl() {
         &input,
         &root.join("export"),
     );
-    assert!(layers.len() >= 10, "only layers {layers:?} ran");
+    assert!(layers.len() >= 28, "only layers {layers:?} ran");
     std::fs::remove_dir_all(&root).ok();
 }
 
@@ -327,7 +350,7 @@ fn tiny_example_variants_match_rtl() {
         let hw = HwConfig::from_toml_str(&text, name).unwrap();
         let dir = root.join(format!("export{index}"));
         let layers = check_model(shared_builds(), name, &graph, &hw, &input, &dir);
-        assert!(layers.len() >= 3, "{name}: only layers {layers:?} ran");
+        assert!(layers.len() >= 4, "{name}: only layers {layers:?} ran");
         if rtl::iverilog_available() {
             check_with_iverilog(name, &hw, &dir);
         } else {

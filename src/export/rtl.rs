@@ -7,11 +7,10 @@
 //! `rtl/layerNNN.params` (one `-GNAME=VALUE` per line, the layer's datapath
 //! with overrides applied) and `rtl/layerNNN.plusargs` (one `+name=value`
 //! per line, paths relative to the export directory), and `rtl/run.sh`
-//! builds and runs every covered layer. Limitation: the RTL runs one GEMM
-//! per layer, so depthwise and grouped convolutions with more than one
-//! channel group are not covered. Its `tflite` PPU takes accumulators of at
-//! most 32 bits. Layers it does not cover are listed in
-//! `rtl/uncovered.txt`.
+//! builds and runs every covered layer. A depthwise or grouped layer runs
+//! as its channel groups one after another, one GEMM each. Limitation: the
+//! `tflite` PPU of the RTL takes accumulators of at most 32 bits, and
+//! layers with wider ones are listed in `rtl/uncovered.txt`.
 
 use super::params::{LayerRecord, LAYER_FIELDS};
 use super::{ExportError, FileEntry};
@@ -90,11 +89,6 @@ pub fn layer_run(
 ) -> Result<RtlRun, String> {
     let index = record.index;
     let groups = field(record, "GROUPS");
-    if groups != 1 {
-        return Err(format!(
-            "layer {index}: {groups} GEMMs (depthwise or grouped); the RTL runs one"
-        ));
-    }
     let requant_mode = field(record, "REQUANT_MODE");
     let acc_bits = field(record, "ACC_BITS");
     if requant_mode == 0 && acc_bits > 32 {
@@ -123,10 +117,17 @@ pub fn layer_run(
         .unwrap_or(1)
         .max(1);
     let lfsr_start = rounding_word(seed, index, 0).unwrap_or(1);
-    // x^(32 N) modulo the LFSR polynomial: the jump from one pixel's
-    // rounding event to the next pixel's in the same channel.
-    let mut jump = Lfsr::new(1).ok_or_else(|| "the LFSR rejects seed 1".to_string())?;
-    jump.advance(STEPS_PER_EVENT.saturating_mul(n.unsigned_abs()));
+    // x^(32 * channels) modulo the LFSR polynomial jumps from one pixel's
+    // rounding event to the next pixel's in the same channel, and
+    // x^(32 * n) from one group's first channel to the next group's.
+    let power = |events: u64| -> Result<u32, String> {
+        let mut lfsr = Lfsr::new(1).ok_or_else(|| "the LFSR rejects seed 1".to_string())?;
+        lfsr.advance(STEPS_PER_EVENT.saturating_mul(events));
+        Ok(lfsr.state())
+    };
+    let channels = n.unsigned_abs().saturating_mul(groups.unsigned_abs());
+    let jump = power(channels)?;
+    let group_jump = power(n.unsigned_abs())?;
 
     let name = |role: &str| format!("layer{index:03}_{role}.mem");
     let has = |file: &str| files.iter().any(|entry| entry.name == file);
@@ -138,7 +139,9 @@ pub fn layer_run(
         format!("+out_min={}", field(record, "OUTPUT_MIN")),
         format!("+out_max={}", field(record, "OUTPUT_MAX")),
         format!("+lfsr_start={lfsr_start:08x}"),
-        format!("+lfsr_jump={:08x}", jump.state()),
+        format!("+lfsr_jump={jump:08x}"),
+        format!("+lfsr_group_jump={group_jump:08x}"),
+        format!("+groups={groups}"),
         format!("+weights={}", name("weights")),
         format!("+activations={}", name("activations")),
         format!("+bias={}", name("bias")),
@@ -328,11 +331,24 @@ mod tests {
     }
 
     #[test]
-    fn layer_run_rejects_grouped_layers() {
+    fn layer_run_jumps_over_groups() {
         let mut fields = base_fields();
         fields[0] = ("GROUPS", 8);
-        let reason = layer_run(&hw(), &record(1, &fields), 8, &[]).unwrap_err();
-        assert!(reason.contains("8 GEMMs"), "{reason}");
+        let run = layer_run(&hw(), &record(1, &fields), 8, &[]).expect("covered");
+        assert!(run.plusargs.contains(&"+groups=8".to_string()));
+        let power = |steps: u32| {
+            let mut state = 1u32;
+            for _ in 0..steps {
+                state = (state << 1) ^ if state >> 31 == 1 { POLYNOMIAL } else { 0 };
+            }
+            state
+        };
+        assert!(run
+            .plusargs
+            .contains(&format!("+lfsr_jump={:08x}", power(32 * 24))));
+        assert!(run
+            .plusargs
+            .contains(&format!("+lfsr_group_jump={:08x}", power(32 * 3))));
     }
 
     #[test]
