@@ -19,11 +19,12 @@
 // rises after the last PPU output is written and stays high until the next
 // `start`. The layer values (cfg_*) must hold from `start` to `done`.
 //
-// Stochastic rounding: output element e = m*N + n of the layer uses the LFSR
-// state 32*(g + 1) steps past the seed, g = layer*2^24 + e. `cfg_lfsr_start`
-// is the word of element 0 and `cfg_lfsr_jump` is x^(32*N) modulo the
-// polynomial (one pixel further along a column); the lanes derive the rest
-// with fx_lfsr_jump.
+// Stochastic rounding: output element e = m*N + n of the layer, N being its
+// output channels over all groups, uses the LFSR state 32*(g + 1) steps past
+// the seed, g = layer*2^24 + e. `cfg_lfsr_start` is the word of the run's
+// first element (column 0, pixel 0) and `cfg_lfsr_jump` is x^(32*N) modulo
+// the polynomial (one pixel further along a column); the lanes derive the
+// rest with fx_lfsr_jump.
 module fx_core #(
     parameter ROWS = 4,
     parameter COLS = 4,
