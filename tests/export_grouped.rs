@@ -151,7 +151,10 @@ fn export(name: &str, graph: &Graph) -> PathBuf {
         &hw,
         input(),
         ExportSources::default(),
-        ExportOptions { accumulators: true },
+        ExportOptions {
+            accumulators: true,
+            ..ExportOptions::default()
+        },
         &fxsim::analysis::accum::NoProgress,
     )
     .unwrap();

@@ -28,6 +28,10 @@ pub struct ExportArgs {
     /// Also write each MAC layer's accumulators before the PPU.
     #[arg(long)]
     pub accumulators: bool,
+    /// Also write the reference RTL, its Verilator testbench and a run
+    /// script for every covered layer into DIR/rtl.
+    #[arg(long)]
+    pub rtl: bool,
 }
 
 /// Runs `fxsim export` and returns the summary line to print.
@@ -45,6 +49,7 @@ pub fn run(args: &ExportArgs) -> anyhow::Result<String> {
     };
     let options = ExportOptions {
         accumulators: args.accumulators,
+        rtl: args.rtl,
     };
 
     let progress = TerminalProgress::new();

@@ -16,6 +16,7 @@ pub mod layer;
 pub mod manifest;
 pub mod mem;
 pub mod params;
+pub mod rtl;
 
 pub use error::ExportError;
 pub use manifest::{Checksum, FileEntry, LayerField, Manifest, Role, TensorLayout};
@@ -46,6 +47,9 @@ const EXPORT_DIR: crate::io::OutputDir = crate::io::OutputDir {
 pub struct ExportOptions {
     /// Also write each MAC layer's accumulators before the PPU.
     pub accumulators: bool,
+    /// Also write the reference RTL, its testbench and per-layer runs
+    /// (`rtl/`, see [`rtl`]).
+    pub rtl: bool,
 }
 
 /// File names recorded in the manifest.
@@ -176,6 +180,9 @@ impl<'g> Export<'g> {
             progress.advance(1);
         }
         files.push(params::write_layers(open("layers.mem")?, &records)?);
+        if self.options.rtl {
+            rtl::write_rtl(staging, self.hw, &records, &files)?;
+        }
 
         let params = params::render_params(&self.sources.model, self.hw, records.len())?;
         let params = ensure_final_newline(params);

@@ -1,0 +1,361 @@
+//! `fxsim export --rtl`: the reference RTL of the modelled core, its
+//! Verilator testbench and, per MAC layer, the testbench's Verilog
+//! parameters and plusargs, in `rtl/` of the export directory.
+//!
+//! The RTL sources are askama templates in `hdl_templates/rtl` that take no
+//! values, so a rendered file equals its template. Each layer gets
+//! `rtl/layerNNN.params` (one `-GNAME=VALUE` per line, the layer's datapath
+//! with overrides applied) and `rtl/layerNNN.plusargs` (one `+name=value`
+//! per line, paths relative to the export directory), and `rtl/run.sh`
+//! builds and runs every covered layer. A depthwise or grouped layer runs
+//! as its channel groups one after another, one GEMM each. Limitation: the
+//! `tflite` PPU of the RTL takes accumulators of at most 32 bits, and
+//! layers with wider ones are listed in `rtl/uncovered.txt`.
+
+use super::params::{LayerRecord, LAYER_FIELDS};
+use super::{ExportError, FileEntry};
+use crate::hw::HwConfig;
+use crate::numeric::lfsr::{rounding_word, Lfsr, STEPS_PER_EVENT};
+use askama::Template;
+use std::fmt::Write as _;
+use std::fs;
+use std::path::Path;
+
+macro_rules! rtl_sources {
+    ($($name:ident => $file:literal),* $(,)?) => {
+        $(
+            #[derive(Template)]
+            #[template(path = $file, escape = "none")]
+            struct $name;
+        )*
+
+        /// Renders every RTL source; returns `(file name, text)` pairs.
+        fn render_sources() -> Result<Vec<(&'static str, String)>, ExportError> {
+            let mut sources = Vec::new();
+            $(
+                let mut text = $name.render().map_err(|error| ExportError::Template {
+                    file: $file.to_string(),
+                    message: error.to_string(),
+                })?;
+                // askama drops the template's final newline.
+                if !text.ends_with('\n') {
+                    text.push('\n');
+                }
+                let name = $file.rsplit('/').next().unwrap_or($file);
+                sources.push((name, text));
+            )*
+            Ok(sources)
+        }
+    };
+}
+
+rtl_sources! {
+    Overflow => "rtl/fx_overflow.v",
+    Pe => "rtl/fx_pe.v",
+    Array => "rtl/fx_array.v",
+    AccumulatorBuffer => "rtl/fx_accumulator_buffer.v",
+    LfsrJump => "rtl/fx_lfsr.v",
+    Ppu => "rtl/fx_ppu.v",
+    Core => "rtl/fx_core.v",
+    Buffer => "rtl/fx_buffer.v",
+    Testbench => "rtl/fx_tb.sv",
+}
+
+/// One layer's testbench run: its Verilog parameters and its plusargs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RtlRun {
+    pub index: usize,
+    /// `(name, value)` for `-G`, in a fixed order.
+    pub parameters: Vec<(&'static str, i64)>,
+    /// `+name=value` arguments, paths relative to the export directory.
+    pub plusargs: Vec<String>,
+}
+
+/// Returns field `name` of a `layers.mem` record.
+fn field(record: &LayerRecord, name: &str) -> i64 {
+    LAYER_FIELDS
+        .iter()
+        .position(|(field, _, _)| *field == name)
+        .and_then(|position| record.values.get(position).copied())
+        .unwrap_or(0)
+}
+
+/// Returns the testbench run of `record`, or why the RTL does not cover it.
+pub fn layer_run(
+    hw: &HwConfig,
+    record: &LayerRecord,
+    output_bits: u32,
+    files: &[FileEntry],
+) -> Result<RtlRun, String> {
+    let index = record.index;
+    let groups = field(record, "GROUPS");
+    let requant_mode = field(record, "REQUANT_MODE");
+    let acc_bits = field(record, "ACC_BITS");
+    if requant_mode == 0 && acc_bits > 32 {
+        return Err(format!(
+            "layer {index}: tflite requantisation of a {acc_bits}-bit accumulator; the RTL PPU takes at most 32 bits"
+        ));
+    }
+    let parameters = vec![
+        ("ROWS", i64::from(hw.array.rows)),
+        ("COLS", i64::from(hw.array.cols)),
+        ("A_BITS", field(record, "ACT_BITS")),
+        ("A_SIGNED", field(record, "ACT_SIGNED")),
+        ("W_BITS", field(record, "WEIGHT_BITS")),
+        ("W_SIGNED", field(record, "WEIGHT_SIGNED")),
+        ("ACC_BITS", acc_bits),
+        ("ACC_SATURATE", field(record, "ACC_SATURATE")),
+        ("BIAS_POST", field(record, "BIAS_POST")),
+        ("REQUANT_MODE", requant_mode),
+        ("REQUANT_MULT_BITS", field(record, "MULT_BITS")),
+        ("ROUNDING", field(record, "ROUNDING")),
+        ("OUT_BITS", i64::from(output_bits)),
+    ];
+
+    let n = field(record, "N");
+    let seed = u32::try_from(field(record, "LFSR_SEED"))
+        .unwrap_or(1)
+        .max(1);
+    let lfsr_start = rounding_word(seed, index, 0).unwrap_or(1);
+    // x^(32 * channels) modulo the LFSR polynomial jumps from one pixel's
+    // rounding event to the next pixel's in the same channel, and
+    // x^(32 * n) from one group's first channel to the next group's.
+    let power = |events: u64| -> Result<u32, String> {
+        let mut lfsr = Lfsr::new(1).ok_or_else(|| "the LFSR rejects seed 1".to_string())?;
+        lfsr.advance(STEPS_PER_EVENT.saturating_mul(events));
+        Ok(lfsr.state())
+    };
+    let channels = n.unsigned_abs().saturating_mul(groups.unsigned_abs());
+    let jump = power(channels)?;
+    let group_jump = power(n.unsigned_abs())?;
+
+    let name = |role: &str| format!("layer{index:03}_{role}.mem");
+    let has = |file: &str| files.iter().any(|entry| entry.name == file);
+    let mut plusargs = vec![
+        format!("+m={}", field(record, "M")),
+        format!("+k={}", field(record, "K")),
+        format!("+n={n}"),
+        format!("+zero_point={}", field(record, "OUTPUT_ZERO_POINT")),
+        format!("+out_min={}", field(record, "OUTPUT_MIN")),
+        format!("+out_max={}", field(record, "OUTPUT_MAX")),
+        format!("+lfsr_start={lfsr_start:08x}"),
+        format!("+lfsr_jump={jump:08x}"),
+        format!("+lfsr_group_jump={group_jump:08x}"),
+        format!("+groups={groups}"),
+        format!("+weights={}", name("weights")),
+        format!("+activations={}", name("activations")),
+        format!("+bias={}", name("bias")),
+        format!("+requant={}", name("requant")),
+        format!("+output=rtl_out/{}", name("output")),
+        format!("+accumulators=rtl_out/{}", name("acc")),
+    ];
+    if has(&name("bias_post")) {
+        plusargs.push(format!("+bias_post={}", name("bias_post")));
+    }
+    Ok(RtlRun {
+        index,
+        parameters,
+        plusargs,
+    })
+}
+
+/// Writes `rtl/` into the export staging directory `dir`: the sources, one
+/// `.params` and `.plusargs` file per covered layer, `uncovered.txt` and
+/// `run.sh`. `files` are the export's files so far; the element width of
+/// each layer's golden output sets the testbench's `OUT_BITS`.
+pub fn write_rtl(
+    dir: &Path,
+    hw: &HwConfig,
+    records: &[LayerRecord],
+    files: &[FileEntry],
+) -> Result<Vec<RtlRun>, ExportError> {
+    let rtl = dir.join("rtl");
+    let write = |name: &str, text: &str| {
+        let path = rtl.join(name);
+        fs::write(&path, text).map_err(|source| ExportError::Io { path, source })
+    };
+    fs::create_dir_all(&rtl).map_err(|source| ExportError::Io {
+        path: rtl.clone(),
+        source,
+    })?;
+    for (name, text) in render_sources()? {
+        write(name, &text)?;
+    }
+
+    let mut runs = Vec::new();
+    let mut uncovered = String::new();
+    for record in records {
+        let output = format!("layer{:03}_output.mem", record.index);
+        let output_bits = files
+            .iter()
+            .find(|entry| entry.name == output)
+            .map_or(8, |entry| entry.element_bits);
+        match layer_run(hw, record, output_bits, files) {
+            Ok(run) => {
+                let params: String = run
+                    .parameters
+                    .iter()
+                    .map(|(name, value)| format!("-G{name}={value}\n"))
+                    .collect();
+                write(&format!("layer{:03}.params", run.index), &params)?;
+                let plusargs: String = run.plusargs.iter().map(|arg| format!("{arg}\n")).collect();
+                write(&format!("layer{:03}.plusargs", run.index), &plusargs)?;
+                runs.push(run);
+            }
+            Err(reason) => {
+                let _ = writeln!(uncovered, "{reason}");
+            }
+        }
+    }
+    write("uncovered.txt", &uncovered)?;
+    write("run.sh", &run_script(&runs))?;
+    Ok(runs)
+}
+
+/// Returns a shell script that builds the testbench once per distinct parameter
+/// set and runs every covered layer from the export directory.
+fn run_script(runs: &[RtlRun]) -> String {
+    let mut script = String::from(
+        "#!/bin/sh\n\
+         # Builds fx_tb with Verilator and runs every covered layer; dumps go\n\
+         # to rtl_out/, which `fxsim verify . rtl_out` compares. Run from the\n\
+         # export directory: sh rtl/run.sh\n\
+         set -e\n\
+         mkdir -p rtl_out rtl_build\n",
+    );
+    for run in runs {
+        let _ = write!(
+            script,
+            "params=$(cat rtl/layer{index:03}.params | tr '\\n' ' ')\n\
+             build=rtl_build/$(echo \"$params\" | cksum | cut -d' ' -f1)\n\
+             [ -x \"$build/Vfx_tb\" ] || verilator --binary -Wno-fatal -Wno-lint -Wno-style \
+             --top-module fx_tb -Mdir \"$build\" $params rtl/*.v rtl/fx_tb.sv > \"$build.log\" 2>&1 \
+             || {{ cat \"$build.log\"; exit 1; }}\n\
+             echo \"layer {index}: $(\"$build/Vfx_tb\" $(cat rtl/layer{index:03}.plusargs) | grep fxsim-rtl)\"\n",
+            index = run.index
+        );
+    }
+    script
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::numeric::lfsr::POLYNOMIAL;
+
+    fn record(index: usize, values: &[(&str, i64)]) -> LayerRecord {
+        let mut record = LayerRecord {
+            index,
+            values: [0; LAYER_FIELDS.len()],
+        };
+        for &(name, value) in values {
+            let position = LAYER_FIELDS
+                .iter()
+                .position(|(field, _, _)| *field == name)
+                .expect("a layers.mem field");
+            record.values[position] = value;
+        }
+        record
+    }
+
+    fn hw() -> HwConfig {
+        HwConfig::from_toml_str(
+            "[device]\npart = \"xc7z020\"\n[array]\nrows = 4\ncols = 2\n",
+            "t",
+        )
+        .expect("a valid description")
+    }
+
+    fn base_fields() -> Vec<(&'static str, i64)> {
+        vec![
+            ("GROUPS", 1),
+            ("M", 5),
+            ("K", 9),
+            ("N", 3),
+            ("ACT_BITS", 9),
+            ("ACT_SIGNED", 1),
+            ("WEIGHT_BITS", 8),
+            ("WEIGHT_SIGNED", 1),
+            ("ACC_BITS", 32),
+            ("LFSR_SEED", 7),
+            ("OUTPUT_ZERO_POINT", -3),
+            ("OUTPUT_MIN", -128),
+            ("OUTPUT_MAX", 127),
+        ]
+    }
+
+    #[test]
+    fn rendered_sources_equal_templates() {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("hdl_templates/rtl");
+        let sources = render_sources().expect("the templates render");
+        assert_eq!(sources.len(), 9);
+        for (name, text) in sources {
+            let template = fs::read_to_string(dir.join(name)).expect("the template exists");
+            assert!(text == template, "{name}: rendering changed the source");
+        }
+    }
+
+    #[test]
+    fn layer_run_gives_parameters_and_plusargs() {
+        let run = layer_run(&hw(), &record(7, &base_fields()), 8, &[]).expect("covered");
+        assert_eq!(run.index, 7);
+        assert!(run.parameters.contains(&("ROWS", 4)));
+        assert!(run.parameters.contains(&("COLS", 2)));
+        assert!(run.parameters.contains(&("A_BITS", 9)));
+        assert!(run.parameters.contains(&("OUT_BITS", 8)));
+        assert!(run.plusargs.contains(&"+m=5".to_string()));
+        assert!(run.plusargs.contains(&"+zero_point=-3".to_string()));
+        assert!(run
+            .plusargs
+            .contains(&"+weights=layer007_weights.mem".to_string()));
+        assert!(run
+            .plusargs
+            .contains(&"+output=rtl_out/layer007_output.mem".to_string()));
+        assert!(!run
+            .plusargs
+            .iter()
+            .any(|arg| arg.starts_with("+bias_post=")));
+    }
+
+    #[test]
+    fn layer_run_lfsr_words_follow_the_event_rule() {
+        let run = layer_run(&hw(), &record(7, &base_fields()), 8, &[]).expect("covered");
+        let start = rounding_word(7, 7, 0).expect("nonzero seed");
+        assert!(run.plusargs.contains(&format!("+lfsr_start={start:08x}")));
+        // x^(32 * 3) by stepping the LFSR one step at a time from 1.
+        let mut state = 1u32;
+        for _ in 0..32 * 3 {
+            state = (state << 1) ^ if state >> 31 == 1 { POLYNOMIAL } else { 0 };
+        }
+        assert!(run.plusargs.contains(&format!("+lfsr_jump={state:08x}")));
+    }
+
+    #[test]
+    fn layer_run_jumps_over_groups() {
+        let mut fields = base_fields();
+        fields[0] = ("GROUPS", 8);
+        let run = layer_run(&hw(), &record(1, &fields), 8, &[]).expect("covered");
+        assert!(run.plusargs.contains(&"+groups=8".to_string()));
+        let power = |steps: u32| {
+            let mut state = 1u32;
+            for _ in 0..steps {
+                state = (state << 1) ^ if state >> 31 == 1 { POLYNOMIAL } else { 0 };
+            }
+            state
+        };
+        assert!(run
+            .plusargs
+            .contains(&format!("+lfsr_jump={:08x}", power(32 * 24))));
+        assert!(run
+            .plusargs
+            .contains(&format!("+lfsr_group_jump={:08x}", power(32 * 3))));
+    }
+
+    #[test]
+    fn layer_run_rejects_wide_tflite_accumulator() {
+        let mut fields = base_fields();
+        fields.push(("ACC_BITS", 40));
+        let reason = layer_run(&hw(), &record(2, &fields), 8, &[]).unwrap_err();
+        assert!(reason.contains("40-bit"), "{reason}");
+    }
+}
