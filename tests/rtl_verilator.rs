@@ -3,7 +3,7 @@
 //! `fxsim verify` on its dumps and the cycle counts against the timing
 //! model.
 //!
-//! Models: person_detect and examples/tiny, on the base int8 datapath and
+//! Models: person_detect, the digits example and examples/tiny, on the base int8 datapath and
 //! on datapath variants given as hardware descriptions. Every MAC layer
 //! runs, a depthwise layer as its channel groups one after another. The
 //! expected cycles are the groups times `timing::gemm_compute_cycles`, and
@@ -300,6 +300,32 @@ fn person_detect_layers_match_rtl() {
         &root.join("export"),
     );
     assert!(layers.len() >= 28, "only layers {layers:?} ran");
+    std::fs::remove_dir_all(&root).ok();
+}
+
+/// The example the README runs: the digits CNN on its first test image, on
+/// the Zynq-7020 description of `examples/hw/`.
+#[test]
+fn digits_example_layers_match_rtl() {
+    if skip_without_verilator() {
+        return;
+    }
+    let repo = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let digits = repo.join("examples").join("digits");
+    let graph = fxsim::import::tflite::read_file(digits.join("model.tflite")).unwrap();
+    let input = fxsim::io::read_npy(&digits.join("input.npy")).unwrap();
+    let hw = HwConfig::load(&repo.join("examples").join("hw").join("zynq7020.toml")).unwrap();
+    let root = temporary("rtl-digits");
+    let layers = check_model(
+        shared_builds(),
+        "digits",
+        &graph,
+        &hw,
+        &input,
+        &root.join("export"),
+    );
+    // CONV_2D, DEPTHWISE_CONV_2D, CONV_2D and FULLY_CONNECTED.
+    assert_eq!(layers, vec![0, 1, 3, 6], "layers that ran");
     std::fs::remove_dir_all(&root).ok();
 }
 
