@@ -27,6 +27,8 @@ enum Command {
         /// Print JSON instead of a table.
         #[arg(long)]
         json: bool,
+        #[command(flatten)]
+        limits: cli::limits::ModelLimits,
     },
     /// Run a model bit-exactly on one input and print its output.
     Run {
@@ -47,6 +49,8 @@ enum Command {
         /// Hardware description (TOML): run on its datapath and compare each layer with the reference.
         #[arg(long)]
         hw: Option<PathBuf>,
+        #[command(flatten)]
+        limits: cli::limits::ModelLimits,
     },
     /// Check accumulator widths per layer: analytic bound, observed range, overflows, accuracy by width.
     Accum(cli::accum::AccumArgs),
@@ -113,7 +117,11 @@ fn error_chain(error: &anyhow::Error) -> String {
 
 fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
-        Command::Inspect { model, json } => inspect(&model, json),
+        Command::Inspect {
+            model,
+            json,
+            limits,
+        } => inspect(&model, json, &limits),
         Command::Accum(args) => emit(&cli::accum::run(&args)?),
         Command::Estimate(args) => emit(&cli::estimate::run(&args)?),
         Command::Run {
@@ -123,6 +131,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             dump,
             top,
             hw,
+            limits,
         } => {
             let settings = RunSettings {
                 model,
@@ -131,14 +140,15 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 dump,
                 top,
                 hw,
+                limits,
             };
             run_model(&settings)
         }
     }
 }
 
-fn inspect(model: &Path, json: bool) -> anyhow::Result<()> {
-    let graph = fxsim::import::tflite::read_file(model)?;
+fn inspect(model: &Path, json: bool, limits: &cli::limits::ModelLimits) -> anyhow::Result<()> {
+    let graph = limits.read_model(model)?;
     let inspection = fxsim::report::inspect::inspect(&graph, &model.display().to_string());
     if json {
         let mut text =
@@ -158,11 +168,12 @@ struct RunSettings {
     dump: Option<PathBuf>,
     top: usize,
     hw: Option<PathBuf>,
+    limits: cli::limits::ModelLimits,
 }
 
 fn run_model(settings: &RunSettings) -> anyhow::Result<()> {
     let model = settings.model.as_path();
-    let graph = fxsim::import::tflite::read_file(model)?;
+    let graph = settings.limits.read_model(model)?;
     let hw = match &settings.hw {
         Some(path) => {
             let config = fxsim::hw::HwConfig::load(path)?;

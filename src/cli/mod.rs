@@ -4,3 +4,4 @@
 
 pub mod accum;
 pub mod estimate;
+pub mod limits;
