@@ -80,6 +80,13 @@ pub fn read_bytes_with(
 }
 
 fn read_graph(bytes: &[u8], limits: &ImportOptions) -> Result<Graph, ImportErrorKind> {
+    // The verifier does not check the file identifier; TFLite does.
+    if let Some(identifier) = bytes.get(4..8).filter(|identifier| identifier != b"TFL3") {
+        return Err(ImportErrorKind::Flatbuffer(format!(
+            "not a TFLite model: no TFL3 file identifier at bytes 4 to 7 (found {:?})",
+            String::from_utf8_lossy(identifier)
+        )));
+    }
     let options = VerifierOptions {
         ignore_missing_null_terminator: true,
         ..VerifierOptions::default()

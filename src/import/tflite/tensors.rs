@@ -119,7 +119,7 @@ fn read_tensor(
             });
         }
     }
-    let quantization = read_quantization(tensor, &shape, dtype, &location)?;
+    let quantization = read_quantization(tensor, &shape, dtype, data.is_some(), &location)?;
 
     Ok(Tensor {
         name,
@@ -224,6 +224,7 @@ fn read_quantization(
     tensor: &schema::Tensor,
     shape: &[usize],
     dtype: DataType,
+    is_constant: bool,
     location: &Location,
 ) -> Result<Option<Quantization>, ImportErrorKind> {
     let Some(params) = tensor.quantization() else {
@@ -269,6 +270,14 @@ fn read_quantization(
         axis,
     };
     quantization.check(shape).map_err(invalid)?;
+    // The operator that produces an activation divides by its scale. A
+    // constant may have a zero scale: a channel of weights that are all
+    // zero, whose multiplier is then zero.
+    if !is_constant && quantization.scales.contains(&0.0) {
+        return Err(invalid(
+            "scale 0 on a tensor without constant data; expected a finite value > 0".into(),
+        ));
+    }
     if let Some((min, max)) = dtype.int_range() {
         if let Some(bad) = quantization
             .zero_points
