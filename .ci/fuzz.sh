@@ -58,7 +58,8 @@ for target in "${targets[@]}"; do
         grep -E '^stat::number_of_executed_units|^Done' "$log" | sed "s/^/fuzz: $target: /" || true
     else
         echo "fuzz: $target FAILED; last lines of $log:"
-        tail -n 40 "$log"
+        # The failing input is also printed as one long line of bytes.
+        tail -n 40 "$log" | cut -c 1-300
         failed+=("$target")
     fi
 done

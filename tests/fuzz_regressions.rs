@@ -1,6 +1,9 @@
 //! Inputs the fuzz targets in fuzz/ found to crash, hang or exhaust
 //! memory, each pinned as a test named after the fault.
 
+#[path = "support/tflite_builder.rs"]
+mod tflite_builder;
+
 use std::path::Path;
 use std::time::{Duration, Instant};
 
@@ -61,4 +64,19 @@ fn npy_header_length_past_end() {
         message.contains("header length 4294967295 runs past the end"),
         "{message}"
     );
+}
+
+/// A CONV_2D whose input has 0 channels divided the output channels by
+/// 0 groups (0 channels / 2 filter channels) and panicked. The importer
+/// now rejects an input without channels.
+#[test]
+fn conv_input_without_channels() {
+    let mut spec = tflite_builder::conv_model();
+    spec.tensors[0].shape = vec![1, 8, 8, 0];
+    let bytes = tflite_builder::build(&spec);
+    let message = fxsim::import::tflite::read_bytes(&bytes, "conv.tflite")
+        .expect_err("an input without channels is rejected")
+        .to_string();
+    assert!(message.contains("op 0 (CONV_2D)"), "{message}");
+    assert!(message.contains("has 0 channels"), "{message}");
 }
