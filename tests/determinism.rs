@@ -64,7 +64,7 @@ fn fxsim_with_threads(args: &[&str], threads: &str) -> Vec<u8> {
 
 /// Asserts that every run's output equals the first, naming the first
 /// differing byte.
-fn assert_same_bytes(what: &str, runs: &[(String, Vec<u8>)]) {
+fn assert_same_bytes(context: &str, runs: &[(String, Vec<u8>)]) {
     let (first_label, first) = &runs[0];
     for (label, bytes) in &runs[1..] {
         if bytes != first {
@@ -74,7 +74,7 @@ fn assert_same_bytes(what: &str, runs: &[(String, Vec<u8>)]) {
                 .position(|(a, b)| a != b)
                 .unwrap_or(first.len().min(bytes.len()));
             panic!(
-                "{what}: {label} differs from {first_label} at byte {at} (lengths {} and {})",
+                "{context}: {label} differs from {first_label} at byte {at} (lengths {} and {})",
                 bytes.len(),
                 first.len()
             );
@@ -83,7 +83,7 @@ fn assert_same_bytes(what: &str, runs: &[(String, Vec<u8>)]) {
 }
 
 /// Runs `args` with every thread count and compares standard output.
-fn check_stdout(what: &str, args: &[&str]) {
+fn check_stdout(context: &str, args: &[&str]) {
     let runs: Vec<(String, Vec<u8>)> = THREAD_COUNTS
         .iter()
         .enumerate()
@@ -92,8 +92,8 @@ fn check_stdout(what: &str, args: &[&str]) {
             (label, fxsim_with_threads(args, threads))
         })
         .collect();
-    assert!(!runs[0].1.is_empty(), "{what}: printed nothing");
-    assert_same_bytes(what, &runs);
+    assert!(!runs[0].1.is_empty(), "{context}: printed nothing");
+    assert_same_bytes(context, &runs);
 }
 
 /// Reads every file of a directory, by name, sorted.
@@ -113,7 +113,7 @@ fn directory_files(dir: &Path) -> Vec<(String, Vec<u8>)> {
 
 /// Runs a command that writes the directory `out` with every thread
 /// count and compares every file's bytes.
-fn check_directory(what: &str, args_for: impl Fn(&str) -> Vec<String>, scratch_name: &str) {
+fn check_directory(context: &str, args_for: impl Fn(&str) -> Vec<String>, scratch_name: &str) {
     let dir = scratch(scratch_name);
     let mut trees = Vec::new();
     for (run, threads) in THREAD_COUNTS.iter().enumerate() {
@@ -129,17 +129,17 @@ fn check_directory(what: &str, args_for: impl Fn(&str) -> Vec<String>, scratch_n
     }
 
     let (first_label, first) = &trees[0];
-    assert!(!first.is_empty(), "{what}: wrote no files");
+    assert!(!first.is_empty(), "{context}: wrote no files");
     for (label, files) in &trees[1..] {
         let names: Vec<&String> = files.iter().map(|(name, _)| name).collect();
         let first_names: Vec<&String> = first.iter().map(|(name, _)| name).collect();
         assert_eq!(
             names, first_names,
-            "{what}: {label} wrote other files than {first_label}"
+            "{context}: {label} wrote other files than {first_label}"
         );
         for ((name, bytes), (_, first_bytes)) in files.iter().zip(first) {
             assert_same_bytes(
-                &format!("{what}: {name}"),
+                &format!("{context}: {name}"),
                 &[
                     (first_label.clone(), first_bytes.clone()),
                     (label.clone(), bytes.clone()),

@@ -19,7 +19,7 @@ fn npy_v1(header: &str, data: &[u8]) -> Vec<u8> {
 
 /// A header with sixty unclosed braces made npyz's header parser, which
 /// backtracks, run for minutes. The reader now rejects the nesting before
-/// npyz sees the header.
+/// npyz parses the header.
 #[test]
 fn npy_header_nesting_hang() {
     let header = format!(

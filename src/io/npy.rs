@@ -164,9 +164,9 @@ pub fn read_npy_bytes(bytes: &[u8], path: &Path) -> Result<TensorValue, TensorIo
     Ok(TensorValue { shape, data })
 }
 
-/// Deepest bracket nesting accepted in a header. The header of a plain
-/// array nests two deep (the dictionary and the shape tuple); structured
-/// types, which fxsim does not read, nest a few levels more.
+/// Deepest bracket nesting accepted in a header. A plain array's header
+/// nests two deep: the dictionary and the shape tuple. Structured types,
+/// which fxsim does not read, nest a few levels more.
 const MAX_HEADER_NESTING: usize = 8;
 
 /// Checks the header's length and bracket nesting before npyz parses it.
