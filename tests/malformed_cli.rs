@@ -412,3 +412,50 @@ fn contradictory_hardware_descriptions() {
         case.assert_rejected(HW_COMMANDS, &expected);
     }
 }
+
+/// Files past a size limit are rejected from their length, before they are
+/// read. The files are sparse, so they take no disk space.
+#[test]
+fn oversized_files() {
+    let sparse = |path: &Path, bytes: u64| {
+        let file = std::fs::File::create(path).expect("file can be created");
+        file.set_len(bytes).expect("file can be extended");
+    };
+
+    let case = Case::from_spec("oversized_model", &conv_model());
+    sparse(&case.model, 5 << 30);
+    case.assert_rejected(
+        EVERY_COMMAND,
+        &["model.tflite", "larger than the 4294967296-byte limit"],
+    );
+
+    let case = Case::from_spec("oversized_input", &conv_model());
+    sparse(&case.input, 5 << 30);
+    case.assert_rejected(
+        INPUT_COMMANDS,
+        &["input.npy", "larger than the 4294967296-byte limit"],
+    );
+
+    let case = Case::from_spec("oversized_hw", &conv_model());
+    sparse(&case.hw, 2 << 20);
+    case.assert_rejected(
+        HW_COMMANDS,
+        &["hw.toml", "larger than the 1048576-byte limit"],
+    );
+}
+
+/// A device that never ends is read only up to the limit.
+#[test]
+fn endless_hw_description() {
+    let case = Case::from_spec("endless_hw", &conv_model());
+    let output = fxsim(&[
+        "estimate",
+        &Case::text(&case.model),
+        "--hw",
+        "/dev/zero",
+    ]);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("/dev/zero"), "{stderr}");
+    assert!(stderr.contains("1048576-byte limit"), "{stderr}");
+}

@@ -61,6 +61,15 @@ fn read_limited(path: &Path) -> Result<Vec<u8>, TensorIoError> {
         });
     }
     let file = std::fs::File::open(path).map_err(io_error)?;
+    if file
+        .metadata()
+        .is_ok_and(|meta| meta.is_file() && meta.len() > MAX_TENSOR_FILE_BYTES)
+    {
+        return Err(TensorIoError::TooLarge {
+            path: path.to_path_buf(),
+            limit: MAX_TENSOR_FILE_BYTES,
+        });
+    }
     let mut bytes = Vec::new();
     file.take(MAX_TENSOR_FILE_BYTES + 1)
         .read_to_end(&mut bytes)

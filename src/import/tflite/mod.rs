@@ -48,6 +48,14 @@ pub fn read_file_with(
     }
     // Devices and pipes report no size, so the limit is on the bytes read.
     let file = std::fs::File::open(path).map_err(|e| fail(ImportErrorKind::Io(e)))?;
+    if file
+        .metadata()
+        .is_ok_and(|meta| meta.is_file() && meta.len() > MAX_FILE_BYTES)
+    {
+        return Err(fail(ImportErrorKind::TooLarge {
+            limit: MAX_FILE_BYTES,
+        }));
+    }
     let mut bytes = Vec::new();
     file.take(MAX_FILE_BYTES + 1)
         .read_to_end(&mut bytes)
