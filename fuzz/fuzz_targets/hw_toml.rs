@@ -1,6 +1,8 @@
 //! Fuzz target: any text through the hardware-description reader; a
 //! description it accepts must survive a round trip through TOML, and is
 //! then checked against the example model, estimated on it, and run on it.
+//! Each line of the text is also tried as a dotted-path override
+//! (`array.rows = 32`) on the default description.
 //!
 //! Limitation: only the example model (examples/tiny) is used, so layer
 //! selectors by name reach only its few layer names.
@@ -31,6 +33,9 @@ fuzz_target!(|bytes: &[u8]| {
     let Ok(text) = std::str::from_utf8(bytes) else {
         return;
     };
+    for line in text.lines().take(4) {
+        apply_line_as_override(line);
+    }
     let Ok(config) = HwConfig::from_toml_str(text, "fuzz.toml") else {
         return;
     };
@@ -52,3 +57,17 @@ fuzz_target!(|bytes: &[u8]| {
     };
     let _ = executor.run(std::slice::from_ref(input));
 });
+
+/// Applies `line` as a `PATH = VALUE` override to the default description
+/// and validates the result, as a sweep or `--set` does.
+fn apply_line_as_override(line: &str) {
+    let Ok((path, value)) = fxsim::hw::parse_override(line) else {
+        return;
+    };
+    let mut document = HwConfig::default()
+        .to_toml_value()
+        .expect("the default description serialises");
+    if fxsim::hw::apply_override(&mut document, &path, value).is_ok() {
+        let _ = HwConfig::from_toml_value(&document, "override");
+    }
+}
