@@ -192,12 +192,25 @@ fn run_dump_stochastic_hw() {
     );
 }
 
+/// Six inputs and labels, so that `accum` spreads its runs over threads.
 #[test]
 fn accum_every_format() {
-    let (model, input) = (tiny_model(), tiny_input());
+    let model = tiny_model();
+    let dir = scratch("accum_every_format_inputs");
+    let inputs = dir.join("inputs.npy");
+    write_ramp_input(&inputs, &[6, 16, 16, 1]);
+    let labels = dir.join("labels.npy");
+    let label_values = fxsim::exec::TensorValue {
+        shape: vec![6],
+        data: fxsim::exec::TensorData::I64(vec![7, 0, 3, 9, 7, 1]),
+    };
+    let file = std::fs::File::create(&labels).expect("labels can be created");
+    fxsim::io::write_npy(file, &label_values).expect("labels can be written");
+    let (inputs, labels) = (inputs.display().to_string(), labels.display().to_string());
     let hw = write_hw("accum_every_format", STOCHASTIC_HW);
     let common = [
-        "accum", &model, "--hw", &hw, "--inputs", &input, "--widths", "10..20",
+        "accum", &model, "--hw", &hw, "--inputs", &inputs, "--labels", &labels, "--widths",
+        "10..20",
     ];
     for format in [None, Some("--json"), Some("--csv")] {
         let mut args = common.to_vec();

@@ -448,12 +448,7 @@ fn oversized_files() {
 #[test]
 fn endless_hw_description() {
     let case = Case::from_spec("endless_hw", &conv_model());
-    let output = fxsim(&[
-        "estimate",
-        &Case::text(&case.model),
-        "--hw",
-        "/dev/zero",
-    ]);
+    let output = fxsim(&["estimate", &Case::text(&case.model), "--hw", "/dev/zero"]);
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert_eq!(output.status.code(), Some(2), "{stderr}");
     assert!(stderr.contains("/dev/zero"), "{stderr}");
