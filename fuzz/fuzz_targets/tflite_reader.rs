@@ -1,7 +1,9 @@
 //! Fuzz target: any bytes through the TFLite reader, then everything that
 //! reads a graph without input data (the `inspect` summary, the timing and
-//! resource estimates, the executor's preparation), and a run on zero
-//! inputs when the graph is small.
+//! resource estimates, the executor's preparation), and runs on zero
+//! inputs when the graph is small: on the reference datapath and on a
+//! narrow one (4-bit operands, a saturating 12-bit accumulator, stochastic
+//! rounding).
 //!
 //! Limitation: the tensor limits are far below the defaults, so that every
 //! accepted graph runs in milliseconds. A run is tried only when the model
@@ -10,9 +12,11 @@
 #![no_main]
 
 use fxsim::exec::{Datapath, Executor, TensorData, TensorValue};
+use fxsim::hw::HwConfig;
 use fxsim::import::ImportOptions;
 use fxsim::model::{DataType, Graph};
 use libfuzzer_sys::fuzz_target;
+use std::sync::OnceLock;
 
 /// Limits small enough that no accepted graph allocates more than a few MiB.
 const LIMITS: ImportOptions = ImportOptions {
@@ -28,16 +32,45 @@ fuzz_target!(|bytes: &[u8]| {
         return;
     };
     let _ = fxsim::report::inspect::inspect(&graph, "fuzz.tflite");
-    let hw = fxsim::hw::HwConfig::default();
+    let hw = HwConfig::default();
     let _ = fxsim::timing::estimate(&graph, &hw);
     let _ = fxsim::resources::estimate(&hw, Some(&graph));
     let Ok(executor) = Executor::new(&graph, &Datapath::reference()) else {
         return;
     };
-    if let Some(input) = zero_input(&graph) {
-        let _ = executor.run(&[input]);
+    let Some(input) = zero_input(&graph) else {
+        return;
+    };
+    let inputs = [input];
+    let _ = executor.run(&inputs);
+
+    let datapaths = narrow_hw().datapaths(&graph);
+    if let Ok(narrow) = Executor::with_datapaths(&graph, |index| datapaths[index].clone()) {
+        let _ = narrow.run(&inputs);
     }
 });
+
+/// A datapath far from the reference, to reach the narrow-format paths of
+/// the kernels.
+fn narrow_hw() -> &'static HwConfig {
+    static NARROW: OnceLock<HwConfig> = OnceLock::new();
+    NARROW.get_or_init(|| {
+        let text = r#"
+            [array]
+            rows = 4
+            cols = 4
+            [datapath]
+            activation = "uint4"
+            weight = "int4"
+            accumulator = { bits = 12, overflow = "saturate" }
+            bias = "post"
+            zero_point = "fold"
+            requant = { mode = "fixed", multiplier_bits = 8, rounding = "stochastic" }
+            seed = 99
+        "#;
+        HwConfig::from_toml_str(text, "narrow.toml").expect("the narrow description is valid")
+    })
+}
 
 /// Builds an all-zero value for the graph's only input, or `None` when the
 /// graph is too costly to run or its input has another type.
