@@ -173,7 +173,7 @@ struct RunSettings {
 
 fn run_model(settings: &RunSettings) -> anyhow::Result<()> {
     let model = settings.model.as_path();
-    let graph = settings.limits.read_model(model)?;
+    let graph = settings.limits.read_model_to_run(model)?;
     let hw = match &settings.hw {
         Some(path) => {
             let config = fxsim::hw::HwConfig::load(path)?;

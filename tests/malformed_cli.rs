@@ -454,3 +454,42 @@ fn endless_hw_description() {
     assert!(stderr.contains("/dev/zero"), "{stderr}");
     assert!(stderr.contains("1048576-byte limit"), "{stderr}");
 }
+
+/// `run` and `accum` reject a model whose multiply-accumulates per input
+/// pass `--max-macs`; the conv model takes 16 pixels x 4 channels x 18
+/// taps = 1152.
+#[test]
+fn model_over_mac_limit() {
+    let case = Case::from_spec("mac_limit", &conv_model());
+    let (model, hw, input) = (
+        Case::text(&case.model),
+        Case::text(&case.hw),
+        Case::text(&case.input),
+    );
+    for args in [
+        vec!["run", &model, "--input", &input, "--max-macs", "1151"],
+        vec![
+            "accum",
+            &model,
+            "--hw",
+            &hw,
+            "--inputs",
+            &input,
+            "--max-macs",
+            "1151",
+        ],
+    ] {
+        let output = fxsim(&args);
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(2), "{args:?}: {stderr}");
+        assert!(stderr.contains("model.tflite"), "{stderr}");
+        assert!(
+            stderr.contains("takes 1152 multiply-accumulates per input"),
+            "{stderr}"
+        );
+        assert!(stderr.contains("--max-macs"), "{stderr}");
+        assert!(output.stdout.is_empty(), "{args:?} printed output");
+    }
+    let at_limit = fxsim(&["run", &model, "--input", &input, "--max-macs", "1152"]);
+    assert_eq!(at_limit.status.code(), Some(0));
+}

@@ -75,7 +75,7 @@ pub fn run(args: &AccumArgs) -> anyhow::Result<String> {
     let format = OutputFormat::from_args(args);
     let model = args.model.display().to_string();
 
-    let graph = args.limits.read_model(&args.model)?;
+    let graph = args.limits.read_model_to_run(&args.model)?;
     let config = HwConfig::load(&args.hw)?;
     config.check_graph(&graph)?;
     for warning in config.ineffective_overrides(&graph) {

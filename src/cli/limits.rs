@@ -1,8 +1,10 @@
-//! `--max-tensor-bytes` and `--max-total-bytes`: the limits on what a model
-//! file may declare, shared by every subcommand that reads a model.
+//! `--max-tensor-bytes`, `--max-total-bytes` and `--max-macs`: the limits
+//! on what a model file may declare, shared by every subcommand that reads
+//! a model.
 //!
-//! Limitation: the limits apply to the model's tensors only. Input files
-//! have their own fixed limit (`fxsim::io::MAX_TENSOR_FILE_BYTES`).
+//! Limitation: the limits apply to the model only. Input files have their
+//! own fixed limit (`fxsim::io::MAX_TENSOR_FILE_BYTES`). `--max-macs` bounds
+//! the work of one input; `accum` runs each input several times.
 
 use fxsim::import::{ImportError, ImportErrorKind, ImportOptions};
 use fxsim::model::Graph;
@@ -17,7 +19,16 @@ pub struct ModelLimits {
     /// Largest sum of all the model's tensors, in bytes.
     #[arg(long, value_name = "BYTES", default_value_t = ImportOptions::DEFAULT_MAX_TOTAL_BYTES)]
     pub max_total_bytes: u64,
+    /// Most multiply-accumulates one input may take, for the commands that execute the model.
+    #[arg(long, value_name = "COUNT", default_value_t = DEFAULT_MAX_MACS)]
+    pub max_macs: u64,
 }
+
+/// Default of `--max-macs`: 10^12. Large vision networks take tens to a few
+/// hundred GMACs per input; at the simulator's speed of roughly 10^8 to
+/// 10^9 MACs per second (an estimate for one core), 10^12 is an hour or
+/// more, so a larger count is more often a forged shape than a real model.
+pub const DEFAULT_MAX_MACS: u64 = 1_000_000_000_000;
 
 impl ModelLimits {
     /// Returns the reader's options for these limits.
@@ -32,6 +43,22 @@ impl ModelLimits {
     /// over a limit names the option that raises it.
     pub fn read_model(&self, path: &Path) -> anyhow::Result<Graph> {
         fxsim::import::tflite::read_file_with(path, &self.import_options()).map_err(with_limit_hint)
+    }
+
+    /// Reads the model at `path` within these limits, for a command that
+    /// executes it: the model's multiply-accumulates per input are checked
+    /// against `--max-macs` too.
+    pub fn read_model_to_run(&self, path: &Path) -> anyhow::Result<Graph> {
+        let graph = self.read_model(path)?;
+        let macs = fxsim::model::cost::total_macs(&graph);
+        if macs > self.max_macs {
+            anyhow::bail!(
+                "{}: the model takes {macs} multiply-accumulates per input, more than the limit of {}; if the model is genuine, raise the limit with --max-macs",
+                path.display(),
+                self.max_macs
+            );
+        }
+        Ok(graph)
     }
 }
 
