@@ -50,8 +50,8 @@ fuzz_target!(|bytes: &[u8]| {
     }
 });
 
-/// A datapath far from the reference, to reach the narrow-format paths of
-/// the kernels.
+/// Returns a datapath far from the reference, which reaches the
+/// narrow-format paths of the kernels.
 fn narrow_hw() -> &'static HwConfig {
     static NARROW: OnceLock<HwConfig> = OnceLock::new();
     NARROW.get_or_init(|| {

@@ -24,10 +24,10 @@ pub struct ModelLimits {
     pub max_macs: u64,
 }
 
-/// Default of `--max-macs`: 10^12. Large vision networks take tens to a few
-/// hundred GMACs per input; at the simulator's speed of roughly 10^8 to
-/// 10^9 MACs per second (an estimate for one core), 10^12 is an hour or
-/// more, so a larger count is more often a forged shape than a real model.
+/// Default of `--max-macs`: 10^12. Large vision networks take tens to a
+/// few hundred GMACs per input. The reference datapath ran mobilenet_v2 at
+/// about 1.3 * 10^10 MACs per second on one core (docs/performance.md), and
+/// configured datapaths run slower, so 10^12 is minutes of work or more.
 pub const DEFAULT_MAX_MACS: u64 = 1_000_000_000_000;
 
 impl ModelLimits {
