@@ -493,3 +493,20 @@ fn model_over_mac_limit() {
     let at_limit = fxsim(&["run", &model, "--input", &input, "--max-macs", "1152"]);
     assert_eq!(at_limit.status.code(), Some(0));
 }
+
+/// An unsigned weight format cannot hold a model's negative symmetric
+/// weights; the commands that execute the model say so.
+#[test]
+fn unsigned_weight_format_for_signed_weights() {
+    let mut spec = conv_model();
+    spec.buffers[1] = vec![0xff; 72];
+    let case = Case::new(
+        "unsigned_weights",
+        &build(&spec),
+        "[datapath]\nweight = \"uint8\"\n",
+    );
+    case.assert_rejected(
+        &["run-hw", "accum"],
+        &["op 0 (CONV_2D)", "filter", "hold -1", "uint8 is unsigned"],
+    );
+}
