@@ -9,6 +9,8 @@
 //! | [`model`] | the graph IR: [`model::Graph`], [`model::Tensor`], [`model::Op`] |
 //! | [`import`] | readers that build a graph from a file (TFLite) |
 //! | [`report`] | summaries for people and machines (`inspect`) |
+//! | [`export`] | `params.vh`, `$readmemh` images and golden vectors for RTL ([`export::export`]) |
+//! | [`verify`] | parsers for RTL memory dumps and their comparison with golden vectors ([`verify::verify`]) |
 //!
 //! ```no_run
 //! let graph = fxsim::import::tflite::read_file("model.tflite")?;
@@ -20,6 +22,7 @@
 
 pub mod analysis;
 pub mod exec;
+pub mod export;
 pub mod hw;
 pub mod import;
 pub mod io;
@@ -28,3 +31,4 @@ pub mod numeric;
 pub mod report;
 pub mod resources;
 pub mod timing;
+pub mod verify;

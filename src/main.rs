@@ -56,6 +56,10 @@ enum Command {
     Accum(cli::accum::AccumArgs),
     /// Estimate cycles per layer and the DSP, BRAM, LUT and FF use of the accelerator; needs no input.
     Estimate(cli::estimate::EstimateArgs),
+    /// Write params.vh, $readmemh memory images and golden vectors for RTL verification.
+    Export(cli::export::ExportArgs),
+    /// Compare an RTL memory dump with the golden vectors of an export; exit 1 on mismatches.
+    Verify(cli::verify::VerifyArgs),
 }
 
 fn main() -> ExitCode {
@@ -63,6 +67,7 @@ fn main() -> ExitCode {
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) if error.is::<StdoutClosed>() => ExitCode::SUCCESS,
+        Err(error) if error.is::<cli::verify::MismatchesFound>() => ExitCode::from(1),
         Err(error) => {
             eprintln!("error: {}", error_chain(&error));
             ExitCode::from(2)
@@ -124,6 +129,8 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         } => inspect(&model, json, &limits),
         Command::Accum(args) => emit(&cli::accum::run(&args)?),
         Command::Estimate(args) => emit(&cli::estimate::run(&args)?),
+        Command::Export(args) => emit(&cli::export::run(&args)?),
+        Command::Verify(args) => cli::verify::run(&args),
         Command::Run {
             model,
             input,

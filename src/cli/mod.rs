@@ -4,4 +4,6 @@
 
 pub mod accum;
 pub mod estimate;
+pub mod export;
 pub mod limits;
+pub mod verify;

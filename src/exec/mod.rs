@@ -14,6 +14,7 @@
 pub mod arithmetic;
 mod datapath;
 mod error;
+pub mod image;
 pub mod kernels;
 mod value;
 
@@ -24,6 +25,7 @@ pub use datapath::{
     AccumulatorMode, BiasMode, Datapath, DatapathError, RequantMode, ZeroPointMode,
 };
 pub use error::ExecError;
+pub use image::{ChannelRequant, MacImage, MacKind};
 pub use value::{TensorData, TensorValue};
 
 use crate::model::{format_shape, Graph};
@@ -49,6 +51,22 @@ pub trait Kernel: Send + Sync {
     fn arithmetic(&self) -> Option<&LayerArithmetic> {
         None
     }
+
+    /// Computes the outputs like [`Kernel::eval`] and, for a MAC layer,
+    /// also returns the accumulators as the PPU received them, indexed like
+    /// the output tensor; `None` for every other operator.
+    fn eval_captured(
+        &self,
+        inputs: &[Option<&TensorValue>],
+    ) -> Result<(Vec<TensorValue>, Option<Vec<i64>>), ExecError> {
+        Ok((self.eval(inputs)?, None))
+    }
+
+    /// Describes a MAC layer in hardware terms, for export; `None` for
+    /// every other operator.
+    fn image(&self) -> Option<MacImage> {
+        None
+    }
 }
 
 /// Every tensor's value after a run, indexed by tensor id, and the
@@ -62,6 +80,10 @@ pub struct Execution {
     /// keep that path fast).
     pub overflow: Vec<Option<OverflowCounts>>,
 }
+
+/// Per operator: the accumulators a MAC layer's PPU received, indexed like
+/// its output tensor; `None` for other operators.
+pub type CapturedAccumulators = Vec<Option<Vec<i64>>>;
 
 /// A graph prepared for repeated runs, each operator on its own datapath.
 pub struct Executor<'g> {
@@ -135,6 +157,33 @@ impl<'g> Executor<'g> {
 
     /// Runs the graph on `inputs` (one per graph input, in order).
     pub fn run(&self, inputs: &[TensorValue]) -> Result<Execution, ExecError> {
+        self.run_with(inputs, None)
+    }
+
+    /// Runs the graph like [`Executor::run`] and also returns, per
+    /// operator, the accumulators each MAC layer's PPU received, indexed
+    /// like its output tensor (`None` for other operators). Slower than a
+    /// plain run: MAC layers take the generic kernels.
+    pub fn run_capturing(
+        &self,
+        inputs: &[TensorValue],
+    ) -> Result<(Execution, CapturedAccumulators), ExecError> {
+        let mut accumulators = vec![None; self.kernels.len()];
+        let execution = self.run_with(inputs, Some(&mut accumulators))?;
+        Ok((execution, accumulators))
+    }
+
+    /// Describes MAC layer `index` in hardware terms, for export; `None`
+    /// for other operators.
+    pub fn image(&self, index: usize) -> Option<MacImage> {
+        self.kernels.get(index).and_then(|kernel| kernel.image())
+    }
+
+    fn run_with(
+        &self,
+        inputs: &[TensorValue],
+        accumulators: Option<&mut CapturedAccumulators>,
+    ) -> Result<Execution, ExecError> {
         let mut produced = vec![None; self.constants.len()];
         let mut overflow = vec![None; self.kernels.len()];
         self.bind_inputs(inputs, &mut produced)?;
@@ -146,7 +195,7 @@ impl<'g> Executor<'g> {
         // copies the constants for the result, and the operators read them
         // in place.
         let (result, mut values) = rayon::join(
-            || self.run_ops(&mut produced, &mut overflow),
+            || self.run_ops(&mut produced, &mut overflow, accumulators),
             || self.constants.clone(),
         );
         result?;
@@ -161,12 +210,14 @@ impl<'g> Executor<'g> {
 
     /// Evaluates the operators in graph order, storing the graph inputs'
     /// and each operator's outputs in `produced` and each MAC layer's
-    /// overflow counts in `overflow`. An operand missing from `produced` is
-    /// read from the constants.
+    /// overflow counts in `overflow`, or its accumulators in `accumulators`
+    /// when given. An operand missing from `produced` is read from the
+    /// constants.
     fn run_ops(
         &self,
         produced: &mut [Option<TensorValue>],
         overflow: &mut [Option<OverflowCounts>],
+        mut accumulators: Option<&mut CapturedAccumulators>,
     ) -> Result<(), ExecError> {
         for (index, (op, kernel)) in self.graph.ops.iter().zip(&self.kernels).enumerate() {
             let mut operands = Vec::with_capacity(op.inputs.len());
@@ -189,8 +240,18 @@ impl<'g> Executor<'g> {
                     },
                 }
             }
-            let (outputs, counts) = kernel.eval_counted(&operands)?;
-            overflow[index] = counts;
+            let outputs = match accumulators.as_deref_mut() {
+                Some(accumulators) => {
+                    let (outputs, captured) = kernel.eval_captured(&operands)?;
+                    accumulators[index] = captured;
+                    outputs
+                }
+                None => {
+                    let (outputs, counts) = kernel.eval_counted(&operands)?;
+                    overflow[index] = counts;
+                    outputs
+                }
+            };
             for (id, value) in op.outputs.iter().zip(outputs) {
                 produced[*id] = Some(value);
             }

@@ -42,7 +42,7 @@ pub fn write_dump(
     graph: &Graph,
     values: &[Option<TensorValue>],
 ) -> Result<(), DumpError> {
-    check_target(dir)?;
+    check_target(dir, DUMP_MARKER)?;
     let staging = staging_dir(dir, std::process::id());
     let io_error = |path: &Path| {
         let path = path.to_path_buf();
@@ -53,7 +53,12 @@ pub fn write_dump(
 
     let result = write_files(&staging, graph, values)
         .map_err(io_error(&staging))
-        .and_then(|()| replace_dir(&staging, dir));
+        .and_then(|()| {
+            replace_dir(&staging, dir).map_err(|source| DumpError::Io {
+                path: dir.to_path_buf(),
+                source,
+            })
+        });
     if result.is_err() {
         let _ = fs::remove_dir_all(&staging);
     }
@@ -61,8 +66,8 @@ pub fn write_dump(
 }
 
 /// Rejects `.`, `..` and paths ending in them, and existing paths that are
-/// not earlier dumps.
-fn check_target(dir: &Path) -> Result<(), DumpError> {
+/// not earlier outputs of the same kind (containing `marker`).
+pub(crate) fn check_target(dir: &Path, marker: &str) -> Result<(), DumpError> {
     let ends_in_dots = matches!(
         dir.components().next_back(),
         Some(Component::CurDir | Component::ParentDir) | None
@@ -72,7 +77,7 @@ fn check_target(dir: &Path) -> Result<(), DumpError> {
             path: dir.to_path_buf(),
         });
     }
-    if dir.exists() && !(dir.is_dir() && dir.join(DUMP_MARKER).is_file()) {
+    if dir.exists() && !(dir.is_dir() && dir.join(marker).is_file()) {
         return Err(DumpError::NotADump {
             path: dir.to_path_buf(),
         });
@@ -80,7 +85,7 @@ fn check_target(dir: &Path) -> Result<(), DumpError> {
     Ok(())
 }
 
-fn staging_dir(dir: &Path, pid: u32) -> PathBuf {
+pub(crate) fn staging_dir(dir: &Path, pid: u32) -> PathBuf {
     let name = dir
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
@@ -91,7 +96,7 @@ fn staging_dir(dir: &Path, pid: u32) -> PathBuf {
 /// Removes staging directories for `dir` left by processes that no longer
 /// run. Only Linux can tell whether a process runs (`/proc/PID`); elsewhere
 /// nothing is removed.
-fn remove_stale_staging(dir: &Path) {
+pub(crate) fn remove_stale_staging(dir: &Path) {
     let (Some(parent), Some(name)) = (dir.parent(), dir.file_name()) else {
         return;
     };
@@ -161,11 +166,7 @@ pub fn escape_field(text: &str) -> String {
 /// Moves the finished staging directory into place. An earlier dump is
 /// first renamed aside, so that at every moment either it or the new dump is
 /// complete at the target.
-fn replace_dir(staging: &Path, dir: &Path) -> Result<(), DumpError> {
-    let io_error = |source| DumpError::Io {
-        path: dir.to_path_buf(),
-        source,
-    };
+pub(crate) fn replace_dir(staging: &Path, dir: &Path) -> std::io::Result<()> {
     if dir.exists() {
         let old = staging.with_file_name(format!(
             ".{}.old-{}",
@@ -174,12 +175,12 @@ fn replace_dir(staging: &Path, dir: &Path) -> Result<(), DumpError> {
                 .unwrap_or_default(),
             std::process::id()
         ));
-        fs::rename(dir, &old).map_err(io_error)?;
-        fs::rename(staging, dir).map_err(io_error)?;
+        fs::rename(dir, &old)?;
+        fs::rename(staging, dir)?;
         let _ = fs::remove_dir_all(&old);
         return Ok(());
     }
-    fs::rename(staging, dir).map_err(io_error)
+    fs::rename(staging, dir)
 }
 
 #[cfg(test)]
@@ -191,7 +192,7 @@ mod tests {
         for target in [".", "..", "a/..", "a/.", "/tmp/x/."] {
             assert!(
                 matches!(
-                    check_target(Path::new(target)),
+                    check_target(Path::new(target), DUMP_MARKER),
                     Err(DumpError::InvalidTarget { .. })
                 ),
                 "{target}"

@@ -8,17 +8,19 @@
 //! rejected.
 
 use super::mac::{padded_k, Accumulation, Reference32, Reference64, VectorIsa};
+use super::mac_capture::{capture_accumulators, Capture, CaptureSlots};
 use super::mac_fold::FoldAccumulation;
 use super::mac_gemm::{FastLayer, GemmFullyConnected};
 use super::mac_layer::{
     channel_scales, channel_weight_sums, plan, read_activations, read_bias, read_weights,
-    reference_register, widen_weights, Activations, Bias, LayerActivations, MacPlan, OutputElement,
-    PlanInputs, Register, Weights,
+    reference_register, widen_weights, Activations, Bias, ImageShape, LayerActivations, MacPlan,
+    OutputElement, PlanInputs, Register, Weights,
 };
 use super::mac_simd::DotIsa;
 use super::op_context::{check_value, operand, OpContext, OpLabel};
 use crate::exec::{
-    Datapath, ExecError, Kernel, LayerArithmetic, OverflowCounts, TensorData, TensorValue,
+    Datapath, ExecError, Kernel, LayerArithmetic, MacImage, MacKind, OverflowCounts, TensorData,
+    TensorValue,
 };
 use crate::model::{format_shape, DataType, FullyConnectedAttrs, Tensor};
 use crate::numeric::{quantize_multiplier, QuantizedMultiplier};
@@ -219,6 +221,41 @@ impl Kernel for FullyConnected {
         &self,
         inputs: &[Option<&TensorValue>],
     ) -> Result<(Vec<TensorValue>, Option<OverflowCounts>), ExecError> {
+        self.evaluate(inputs, None)
+    }
+
+    fn eval_captured(
+        &self,
+        inputs: &[Option<&TensorValue>],
+    ) -> Result<(Vec<TensorValue>, Option<Vec<i64>>), ExecError> {
+        let elements = self.input_len / self.depth.max(1) * self.units;
+        capture_accumulators(elements, |slots| self.evaluate(inputs, slots))
+    }
+
+    fn image(&self) -> Option<MacImage> {
+        let weights = self
+            .weights
+            .chunks_exact(self.depth_padded)
+            .flat_map(|row| row[..self.depth].iter().map(|&w| i64::from(w)))
+            .collect();
+        let shape = ImageShape {
+            kind: MacKind::FullyConnected,
+            groups: 1,
+            group_outputs: self.units,
+            terms: self.depth,
+        };
+        Some(self.plan.image(shape, weights))
+    }
+}
+
+impl FullyConnected {
+    /// Computes the outputs, storing the accumulators in `capture` when
+    /// given (then the int8 fast path is skipped).
+    fn evaluate(
+        &self,
+        inputs: &[Option<&TensorValue>],
+        capture: CaptureSlots<'_>,
+    ) -> Result<(Vec<TensorValue>, Option<OverflowCounts>), ExecError> {
         let value = operand(&self.label, inputs, 0)?;
         check_value(
             &self.label,
@@ -227,7 +264,7 @@ impl Kernel for FullyConnected {
             self.activations.dtype(),
             self.input_len,
         )?;
-        if let (Some(gemm), TensorData::I8(input)) = (&self.gemm, &value.data) {
+        if let (Some(gemm), TensorData::I8(input), None) = (&self.gemm, &value.data, capture) {
             let outputs = vec![TensorValue {
                 shape: self.output_shape.clone(),
                 data: TensorData::I8(gemm.run(input)),
@@ -247,22 +284,26 @@ impl Kernel for FullyConnected {
         let mut counts = None;
         let data = match (self.activations, self.plan.register) {
             (Activations::Int8, Register::Bits32) => {
-                i8::into_data(self.run::<i8, _>(&Reference32, &input))
+                i8::into_data(self.run_captured::<i8, _>(&Reference32, &input, capture))
             }
             (Activations::Int8, Register::Bits64) => {
-                i8::into_data(self.run::<i8, _>(&Reference64, &input))
+                i8::into_data(self.run_captured::<i8, _>(&Reference64, &input, capture))
             }
             (Activations::Int16, Register::Bits32) => {
-                i16::into_data(self.run::<i16, _>(&Reference32, &input))
+                i16::into_data(self.run_captured::<i16, _>(&Reference32, &input, capture))
             }
             (Activations::Int16, Register::Bits64) => {
-                i16::into_data(self.run::<i16, _>(&Reference64, &input))
+                i16::into_data(self.run_captured::<i16, _>(&Reference64, &input, capture))
             }
             (activations, Register::Fold(config)) => {
                 let fold = FoldAccumulation::new(config);
                 let data = match activations {
-                    Activations::Int8 => i8::into_data(self.run::<i8, _>(&fold, &input)),
-                    Activations::Int16 => i16::into_data(self.run::<i16, _>(&fold, &input)),
+                    Activations::Int8 => {
+                        i8::into_data(self.run_captured::<i8, _>(&fold, &input, capture))
+                    }
+                    Activations::Int16 => {
+                        i16::into_data(self.run_captured::<i16, _>(&fold, &input, capture))
+                    }
                 };
                 counts = Some(fold.counts(self.input_len / self.depth * self.units));
                 data
@@ -274,9 +315,27 @@ impl Kernel for FullyConnected {
         }];
         Ok((outputs, counts))
     }
-}
 
-impl FullyConnected {
+    /// Runs [`FullyConnected::run`], through [`Capture`] when `capture` is
+    /// given.
+    fn run_captured<T: OutputElement, A: Accumulation>(
+        &self,
+        accumulation: &A,
+        input: &[i16],
+        capture: CaptureSlots<'_>,
+    ) -> Vec<T> {
+        match capture {
+            Some(values) => self.run(
+                &Capture {
+                    inner: accumulation,
+                    values,
+                },
+                input,
+            ),
+            None => self.run(accumulation, input),
+        }
+    }
+
     /// Computes the output row by row, each row in parallel blocks of
     /// [`UNITS_PER_TASK`] output channels.
     fn run<T: OutputElement, A: Accumulation>(&self, accumulation: &A, input: &[i16]) -> Vec<T> {

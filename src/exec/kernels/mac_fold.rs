@@ -108,6 +108,10 @@ impl Requantize for FoldResult {
     fn requantize(self, bias: i64, multiplier: i32, shift: i32) -> i32 {
         self.value.requantize(bias, multiplier, shift)
     }
+
+    fn register_value(self) -> i64 {
+        self.value
+    }
 }
 
 impl FoldAccumulation {

@@ -17,7 +17,7 @@ use crate::exec::{Datapath, ExecError, TensorData, TensorValue};
 use crate::model::{format_shape, DataType, Tensor};
 use crate::numeric::{quantize_multiplier, IntFormat, QuantizedMultiplier};
 
-pub(crate) use super::mac_plan::{plan, MacPlan, PlanInputs};
+pub(crate) use super::mac_plan::{plan, ImageShape, MacPlan, PlanInputs};
 
 /// Element type of a MAC layer's input and output activations.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -13,6 +13,7 @@ use super::mac_operands::{mapped_zero_point, operand_table, table_operands};
 use super::mac_ppu::{ConfiguredRequant, Ppu};
 use crate::exec::arithmetic::{ChannelScale, LayerArithmetic, OperandConversion, OperandMapping};
 use crate::exec::datapath::{AccumulatorMode, BiasMode, RequantMode, ZeroPointMode};
+use crate::exec::image::{MacImage, MacKind};
 use crate::exec::{Datapath, TensorValue};
 use crate::numeric::{
     nearest_power_of_two, quantize_multiplier, quantize_multiplier_to_bits, single_rounding_scale,
@@ -31,6 +32,8 @@ pub(crate) struct MacPlan {
     pub input_table: Option<Vec<i16>>,
     /// The operand of a padded tap, after the offset.
     pub pad_value: i16,
+    /// The input zero point on the datapath's activation format.
+    pub input_zero_point: i64,
     /// Each output channel's accumulator starting value.
     pub starts: Vec<i64>,
     pub ppu: Ppu,
@@ -48,10 +51,74 @@ impl MacPlan {
         channels: usize,
         row_stride: usize,
     ) -> Option<Vec<i16>> {
-        match &self.input_table {
-            Some(table) => table_operands(value, table, channels, row_stride),
-            None => operands(value, self.input_offset, channels, row_stride),
+        convert_operands(
+            self.input_offset,
+            self.input_table.as_deref(),
+            value,
+            channels,
+            row_stride,
+        )
+    }
+
+    /// Describes the layer for export. `weights` is `[cout][terms]` on the
+    /// weight format.
+    pub fn image(&self, shape: ImageShape, weights: Vec<i64>) -> MacImage {
+        let ppu = self.ppu.parameters();
+        MacImage {
+            kind: shape.kind,
+            groups: shape.groups,
+            group_outputs: shape.group_outputs,
+            terms: shape.terms,
+            weights,
+            starts: self.starts.clone(),
+            post_biases: ppu.post_biases,
+            requant: ppu.requant,
+            input_zero_point: self.input_zero_point,
+            pad_value: i64::from(self.pad_value),
+            output_zero_point: ppu.output_zero_point,
+            output_min: ppu.output_min,
+            output_max: ppu.output_max,
+            operand_map: MacOperandMap {
+                input_offset: self.input_offset,
+                input_table: self.input_table.clone(),
+            },
         }
+    }
+}
+
+/// The GEMM shape of a MAC layer, for [`MacPlan::image`].
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct ImageShape {
+    pub kind: MacKind,
+    pub groups: usize,
+    pub group_outputs: usize,
+    pub terms: usize,
+}
+
+/// The conversion of input values to operands, kept for export.
+#[derive(Debug, Clone)]
+pub(crate) struct MacOperandMap {
+    input_offset: i32,
+    input_table: Option<Vec<i16>>,
+}
+
+impl MacOperandMap {
+    /// Converts every element of `value` to its operand.
+    pub fn operands(&self, value: &TensorValue) -> Option<Vec<i16>> {
+        convert_operands(self.input_offset, self.input_table.as_deref(), value, 1, 1)
+    }
+}
+
+fn convert_operands(
+    input_offset: i32,
+    input_table: Option<&[i16]>,
+    value: &TensorValue,
+    channels: usize,
+    row_stride: usize,
+) -> Option<Vec<i16>> {
+    match input_table {
+        Some(table) => table_operands(value, table, channels, row_stride),
+        None => operands(value, input_offset, channels, row_stride),
     }
 }
 
@@ -150,6 +217,7 @@ pub(crate) fn plan(datapath: &Datapath, inputs: PlanInputs) -> MacPlan {
         input_offset,
         input_table,
         pad_value,
+        input_zero_point: zero_point,
         starts,
         ppu,
         arithmetic,

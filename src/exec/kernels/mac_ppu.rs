@@ -14,6 +14,7 @@
 
 use super::mac_fold::{FoldAccumulation, FoldResult};
 use super::mac_layer::OutputElement;
+use crate::exec::image::ChannelRequant;
 use crate::numeric::lfsr::RoundingWords;
 use crate::numeric::{
     multiply_by_integer_scale, multiply_by_quantized_multiplier,
@@ -28,6 +29,10 @@ pub(crate) trait Requantize: Copy + Send + Sync {
     /// Adds `bias` (wrapping at the accumulator's width) and scales by
     /// `multiplier * 2^(shift - 31)`.
     fn requantize(self, bias: i64, multiplier: i32, shift: i32) -> i32;
+
+    /// Returns the register's value as the PPU receives it, before any
+    /// post bias.
+    fn register_value(self) -> i64;
 }
 
 impl Requantize for i32 {
@@ -37,6 +42,10 @@ impl Requantize for i32 {
     fn requantize(self, bias: i64, multiplier: i32, shift: i32) -> i32 {
         multiply_by_quantized_multiplier(self.wrapping_add(bias as i32), multiplier, shift)
     }
+
+    fn register_value(self) -> i64 {
+        i64::from(self)
+    }
 }
 
 impl Requantize for i64 {
@@ -45,6 +54,10 @@ impl Requantize for i64 {
     #[inline(always)]
     fn requantize(self, bias: i64, multiplier: i32, shift: i32) -> i32 {
         multiply_by_quantized_multiplier_i64(self.wrapping_add(bias), multiplier, shift)
+    }
+
+    fn register_value(self) -> i64 {
+        self
     }
 }
 
@@ -84,7 +97,47 @@ pub(crate) enum ConfiguredRequant {
     },
 }
 
+/// A PPU's parameters as the hardware holds them.
+pub(crate) struct PpuParameters {
+    pub post_biases: Vec<i64>,
+    pub requant: Vec<ChannelRequant>,
+    pub output_zero_point: i32,
+    pub output_min: i32,
+    pub output_max: i32,
+}
+
 impl Ppu {
+    /// Returns the per-channel parameters: for the TFLite requantisers the
+    /// 32-bit multiplier with the shift negated into a right shift, for
+    /// the scaled one its integer scales.
+    pub fn parameters(&self) -> PpuParameters {
+        let requant = match &self.configured {
+            ConfiguredRequant::TfliteInt32 | ConfiguredRequant::TfliteInt64 => self
+                .multipliers
+                .iter()
+                .zip(&self.shifts)
+                .map(|(&multiplier, &shift)| ChannelRequant {
+                    multiplier: i64::from(multiplier),
+                    right_shift: shift.saturating_neg(),
+                })
+                .collect(),
+            ConfiguredRequant::Scaled { scales, .. } => scales
+                .iter()
+                .map(|scale| ChannelRequant {
+                    multiplier: i64::from(scale.multiplier),
+                    right_shift: scale.right_shift,
+                })
+                .collect(),
+        };
+        PpuParameters {
+            post_biases: self.biases.clone(),
+            requant,
+            output_zero_point: self.output_zero_point,
+            output_min: self.output_min,
+            output_max: self.output_max,
+        }
+    }
+
     /// Creates a PPU with one `scale` and post bias per output channel.
     ///
     /// Panics if `scales` and `biases` differ in length (a kernel bug, not a

@@ -3,9 +3,11 @@
 
 mod activation;
 mod conv;
+mod conv_depthwise;
 mod elementwise;
 mod fully_connected;
 mod mac;
+mod mac_capture;
 mod mac_depthwise;
 mod mac_fold;
 mod mac_gemm;
@@ -20,6 +22,8 @@ mod pool;
 mod quantize;
 mod reduce;
 mod shape;
+
+pub(crate) use mac_plan::MacOperandMap;
 
 use super::{Datapath, ExecError, Kernel};
 use crate::model::{Graph, Op, OpKind};
@@ -36,7 +40,9 @@ pub fn prepare(
     let context = OpContext::new(graph, index, op);
     match &op.kind {
         OpKind::Conv2d(attrs) => conv::prepare_conv2d(&context, attrs, datapath),
-        OpKind::DepthwiseConv2d(attrs) => conv::prepare_depthwise_conv2d(&context, attrs, datapath),
+        OpKind::DepthwiseConv2d(attrs) => {
+            conv_depthwise::prepare_depthwise_conv2d(&context, attrs, datapath)
+        }
         OpKind::FullyConnected(attrs) => {
             fully_connected::prepare_fully_connected(&context, attrs, datapath)
         }

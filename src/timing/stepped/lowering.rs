@@ -5,8 +5,11 @@
 //! layout order `(ky, kx, cin)`, with 0 for a padded tap. `b` contains
 //! the weights minus their zero point, K by output channel. This is the
 //! `zero_point = "subtract"` datapath on operands that are already in the
-//! layer's formats. Limitation: no operand requantisation and no `fold`
-//! zero point. DEPTHWISE_CONV_2D is not lowered.
+//! layer's formats. [`im2col`] lays out operands the caller has already
+//! mapped onto a datapath (any zero-point mode, any pad value), for
+//! grouped and depthwise convolutions too, one GEMM per group.
+//! Limitation: [`lower_layer`] lowers no DEPTHWISE_CONV_2D and no grouped
+//! convolution.
 
 use super::GemmOperands;
 use crate::exec::TensorValue;
@@ -103,6 +106,7 @@ pub fn lower_layer(
                 [attrs.stride.h, attrs.stride.w],
                 [attrs.dilation.h, attrs.dilation.w],
             )
+            .filter(|geometry| geometry.groups == 1)
             .ok_or_else(|| {
                 invalid(
                     "shapes are not NHWC input, [cout, kh, kw, cin] filter and NHWC output"
@@ -151,6 +155,102 @@ pub fn lower_layer(
     Ok(LoweredGemm { gemm, a, b, bias })
 }
 
+/// The streamed operand of a layer's GEMMs: `a` is `[group][m][k]`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Im2col {
+    pub groups: usize,
+    pub m: usize,
+    /// K of one group.
+    pub k: usize,
+    pub a: Vec<i64>,
+}
+
+/// Lays out `operands` (one per element of operator `index`'s input, NHWC,
+/// already as the multiplier receives them) as the rows of each group's
+/// GEMM, with `pad_value` for a padded tap. CONV_2D (with groups),
+/// DEPTHWISE_CONV_2D (one group per input channel) and FULLY_CONNECTED
+/// (one group, the input rows as they are).
+pub fn im2col(
+    graph: &Graph,
+    index: usize,
+    operands: &[i64],
+    pad_value: i64,
+) -> Result<Im2col, TimingError> {
+    let op = graph
+        .ops
+        .get(index)
+        .ok_or_else(|| TimingError::InvalidGemm {
+            message: format!(
+                "no operator at index {index}; the graph has {}",
+                graph.ops.len()
+            ),
+        })?;
+    let invalid = |message: String| TimingError::InvalidLayer {
+        index,
+        op: op.kind.name().to_string(),
+        message,
+    };
+    let tensor = |position: usize, what: &str| {
+        op.input(position)
+            .and_then(|id| graph.get_tensor(id))
+            .ok_or_else(|| invalid(format!("{what} (input {position}) is missing")))
+    };
+    let input = tensor(0, "input")?;
+    let filter = tensor(1, "filter")?;
+    let output = op
+        .output()
+        .and_then(|id| graph.get_tensor(id))
+        .ok_or_else(|| invalid("output tensor is missing".to_string()))?;
+    if operands.len() != input.element_count() {
+        return Err(invalid(format!(
+            "{} operands for the input \"{}\" of {} elements",
+            operands.len(),
+            input.name,
+            input.element_count()
+        )));
+    }
+    let bad_shapes = || invalid("shapes do not fit the operator's layout".to_string());
+    let geometry = match &op.kind {
+        OpKind::Conv2d(attrs) => ConvGeometry::read(
+            input,
+            filter,
+            output,
+            attrs.padding,
+            [attrs.stride.h, attrs.stride.w],
+            [attrs.dilation.h, attrs.dilation.w],
+        ),
+        OpKind::DepthwiseConv2d(attrs) => ConvGeometry::read_depthwise(
+            input,
+            filter,
+            output,
+            attrs.padding,
+            [attrs.stride.h, attrs.stride.w],
+            [attrs.dilation.h, attrs.dilation.w],
+        ),
+        OpKind::FullyConnected(_) => {
+            let depth = filter.shape.get(1).copied().filter(|&d| d > 0);
+            let depth = depth.ok_or_else(bad_shapes)?;
+            if !operands.len().is_multiple_of(depth) {
+                return Err(bad_shapes());
+            }
+            return Ok(Im2col {
+                groups: 1,
+                m: operands.len() / depth,
+                k: depth,
+                a: operands.to_vec(),
+            });
+        }
+        kind => {
+            return Err(invalid(format!(
+                "{} has no GEMM operands; expected CONV_2D, DEPTHWISE_CONV_2D or FULLY_CONNECTED",
+                kind.name()
+            )))
+        }
+    };
+    let geometry = geometry.ok_or_else(bad_shapes)?;
+    Ok(geometry.im2col(operands, pad_value))
+}
+
 /// Constant weights minus their zero point, in the file's layout.
 fn weight_values(filter: &Tensor) -> Option<Vec<i64>> {
     let values = filter.data_as_i64()?;
@@ -189,6 +289,9 @@ struct ConvGeometry {
     in_rows: usize,
     in_cols: usize,
     channels: usize,
+    groups: usize,
+    /// Input channels one group reads.
+    group_channels: usize,
     out_rows: usize,
     out_cols: usize,
     out_channels: usize,
@@ -216,20 +319,76 @@ impl ConvGeometry {
         let [_, out_rows, out_cols, _] = output.shape[..] else {
             return None;
         };
-        if filter_channels != channels {
+        if filter_channels == 0 || !channels.is_multiple_of(filter_channels) {
             return None;
         }
+        let mut geometry = Self::read_window(
+            [batch, in_rows, in_cols, channels],
+            [out_rows, out_cols, out_channels],
+            [kernel_rows, kernel_cols],
+            padding,
+            stride,
+            dilation,
+        );
+        geometry.groups = channels / filter_channels;
+        geometry.group_channels = filter_channels;
+        Some(geometry)
+    }
+
+    /// Reads a depthwise layer: filter `[1, kh, kw, cout]`, one group per
+    /// input channel.
+    fn read_depthwise(
+        input: &Tensor,
+        filter: &Tensor,
+        output: &Tensor,
+        padding: Padding,
+        stride: [usize; 2],
+        dilation: [usize; 2],
+    ) -> Option<ConvGeometry> {
+        let [batch, in_rows, in_cols, channels] = input.shape[..] else {
+            return None;
+        };
+        let [1, kernel_rows, kernel_cols, out_channels] = filter.shape[..] else {
+            return None;
+        };
+        let [_, out_rows, out_cols, _] = output.shape[..] else {
+            return None;
+        };
+        let mut geometry = Self::read_window(
+            [batch, in_rows, in_cols, channels],
+            [out_rows, out_cols, out_channels],
+            [kernel_rows, kernel_cols],
+            padding,
+            stride,
+            dilation,
+        );
+        geometry.groups = channels;
+        geometry.group_channels = 1;
+        Some(geometry)
+    }
+
+    /// Builds the geometry of one group covering every input channel.
+    fn read_window(
+        [batch, in_rows, in_cols, channels]: [usize; 4],
+        [out_rows, out_cols, out_channels]: [usize; 3],
+        [kernel_rows, kernel_cols]: [usize; 2],
+        padding: Padding,
+        stride: [usize; 2],
+        dilation: [usize; 2],
+    ) -> ConvGeometry {
         let pad = |axis: usize, input: usize, kernel: usize, out: usize| match padding {
             Padding::Same => {
                 geometry::padding(input, kernel, stride[axis], dilation[axis], out).before
             }
             Padding::Valid => 0,
         };
-        Some(ConvGeometry {
+        ConvGeometry {
             batch,
             in_rows,
             in_cols,
             channels,
+            groups: 1,
+            group_channels: channels,
             out_rows,
             out_cols,
             out_channels,
@@ -240,47 +399,67 @@ impl ConvGeometry {
                 pad(0, in_rows, kernel_rows, out_rows),
                 pad(1, in_cols, kernel_cols, out_cols),
             ],
-        })
+        }
     }
 
     /// Builds `a` (im2col of the zero-point-free input `x`) and `b` (the
-    /// weights as K by output channel).
+    /// weights as K by output channel). Only for one group.
     fn lower(&self, x: &[i64], weights: &[i64]) -> (Gemm, Vec<i64>, Vec<i64>) {
-        let k = self.kernel[0] * self.kernel[1] * self.channels;
-        let m = self.batch * self.out_rows * self.out_cols;
-        let mut a = Vec::with_capacity(m * k);
-        for image in 0..self.batch {
-            for out_row in 0..self.out_rows {
-                for out_col in 0..self.out_cols {
-                    for ky in 0..self.kernel[0] {
-                        for kx in 0..self.kernel[1] {
-                            let in_row = (out_row * self.stride[0] + ky * self.dilation[0])
-                                .checked_sub(self.pad_before[0]);
-                            let in_col = (out_col * self.stride[1] + kx * self.dilation[1])
-                                .checked_sub(self.pad_before[1]);
-                            let inside = match (in_row, in_col) {
-                                (Some(r), Some(c)) if r < self.in_rows && c < self.in_cols => {
-                                    Some((r, c))
-                                }
-                                _ => None,
-                            };
-                            for channel in 0..self.channels {
-                                a.push(inside.map_or(0, |(r, c)| {
-                                    x[((image * self.in_rows + r) * self.in_cols + c)
-                                        * self.channels
-                                        + channel]
-                                }));
-                            }
-                        }
-                    }
-                }
-            }
-        }
+        let Im2col { m, k, a, .. } = self.im2col(x, 0);
         let gemm = Gemm {
             m: m as u64,
             k: k as u64,
             n: self.out_channels as u64,
         };
         (gemm, a, transpose(weights, self.out_channels, k))
+    }
+
+    /// Lays out `x` as `[group][m][k]` with `pad` for padded taps.
+    fn im2col(&self, x: &[i64], pad: i64) -> Im2col {
+        let k = self.kernel[0] * self.kernel[1] * self.group_channels;
+        let m = self.batch * self.out_rows * self.out_cols;
+        let mut a = Vec::with_capacity(self.groups * m * k);
+        for group in 0..self.groups {
+            let first_channel = group * self.group_channels;
+            for image in 0..self.batch {
+                for out_row in 0..self.out_rows {
+                    for out_col in 0..self.out_cols {
+                        for ky in 0..self.kernel[0] {
+                            for kx in 0..self.kernel[1] {
+                                match self.tap(out_row, out_col, ky, kx) {
+                                    Some((r, c)) => {
+                                        let pixel = ((image * self.in_rows + r) * self.in_cols + c)
+                                            * self.channels;
+                                        a.extend_from_slice(
+                                            &x[pixel + first_channel..][..self.group_channels],
+                                        );
+                                    }
+                                    None => a.extend(std::iter::repeat_n(pad, self.group_channels)),
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        Im2col {
+            groups: self.groups,
+            m,
+            k,
+            a,
+        }
+    }
+
+    /// Returns the input pixel kernel tap `(ky, kx)` of output pixel
+    /// `(out_row, out_col)` reads, `None` in the padding.
+    fn tap(&self, out_row: usize, out_col: usize, ky: usize, kx: usize) -> Option<(usize, usize)> {
+        let in_row =
+            (out_row * self.stride[0] + ky * self.dilation[0]).checked_sub(self.pad_before[0]);
+        let in_col =
+            (out_col * self.stride[1] + kx * self.dilation[1]).checked_sub(self.pad_before[1]);
+        match (in_row, in_col) {
+            (Some(r), Some(c)) if r < self.in_rows && c < self.in_cols => Some((r, c)),
+            _ => None,
+        }
     }
 }

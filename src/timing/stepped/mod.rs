@@ -21,7 +21,7 @@ mod lowering;
 mod output_stationary;
 mod weight_stationary;
 
-pub use lowering::{lower_layer, LoweredGemm};
+pub use lowering::{im2col, lower_layer, Im2col, LoweredGemm};
 
 use super::{Gemm, TimingError};
 use crate::hw::{ArrayConfig, Dataflow};

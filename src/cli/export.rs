@@ -1,0 +1,103 @@
+//! `fxsim export`: writes the HDL parameter header, memory images and golden
+//! vectors of a model on a hardware description for one input.
+//!
+//! Limitation: glue only; the layouts are the library's (`fxsim::export`).
+//! The input must be a `.npy` file of the model input's type and shape.
+
+use anyhow::Context;
+use fxsim::export::{ExportOptions, ExportSources};
+use fxsim::hw::HwConfig;
+use indicatif::{ProgressBar, ProgressStyle};
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+
+/// Arguments of `fxsim export`.
+#[derive(clap::Args, Debug)]
+pub struct ExportArgs {
+    /// The model file (.tflite).
+    pub model: PathBuf,
+    /// Hardware description (TOML); see docs/hardware-config.md.
+    #[arg(long)]
+    pub hw: PathBuf,
+    /// Input tensor (.npy in the model input's type).
+    #[arg(long)]
+    pub input: PathBuf,
+    /// Output directory, replaced when it contains an earlier export.
+    #[arg(long)]
+    pub out: PathBuf,
+    /// Also write each MAC layer's accumulators before the PPU.
+    #[arg(long)]
+    pub accumulators: bool,
+    #[command(flatten)]
+    pub limits: super::limits::ModelLimits,
+}
+
+/// Runs `fxsim export` and returns the summary line to print.
+pub fn run(args: &ExportArgs) -> anyhow::Result<String> {
+    let graph = args.limits.read_model_to_run(&args.model)?;
+    let hw = HwConfig::load(&args.hw)?;
+    for warning in hw.ineffective_overrides(&graph) {
+        eprintln!("warning: {warning}");
+    }
+    let input = fxsim::io::read_npy(&args.input)?;
+    let sources = ExportSources {
+        model: file_name(&args.model),
+        hw: file_name(&args.hw),
+        input: file_name(&args.input),
+    };
+    let options = ExportOptions {
+        accumulators: args.accumulators,
+    };
+
+    let progress = TerminalProgress::new();
+    let manifest =
+        fxsim::export::export(&args.out, &graph, &hw, input, sources, options, &progress)
+            .with_context(|| format!("{}: export failed", args.model.display()))?;
+    progress.bar.finish_and_clear();
+
+    Ok(format!(
+        "wrote {} files to {}\n",
+        manifest.files.len() + 1,
+        args.out.display()
+    ))
+}
+
+fn file_name(path: &Path) -> String {
+    path.file_name().map_or_else(
+        || path.display().to_string(),
+        |name| name.to_string_lossy().into_owned(),
+    )
+}
+
+/// A progress bar over operators on standard error, hidden when standard
+/// error is not a terminal.
+struct TerminalProgress {
+    bar: ProgressBar,
+}
+
+impl TerminalProgress {
+    fn new() -> TerminalProgress {
+        let bar = if std::io::stderr().is_terminal() {
+            ProgressBar::new(0)
+        } else {
+            ProgressBar::hidden()
+        };
+        let style = ProgressStyle::with_template("{msg} [{bar:40}] {pos}/{len} operators")
+            .map(|style| style.progress_chars("=> "));
+        if let Ok(style) = style {
+            bar.set_style(style);
+        }
+        bar.set_message("export");
+        TerminalProgress { bar }
+    }
+}
+
+impl fxsim::analysis::accum::Progress for TerminalProgress {
+    fn start(&self, runs: u64) {
+        self.bar.set_length(runs);
+    }
+
+    fn advance(&self, runs: u64) {
+        self.bar.inc(runs);
+    }
+}

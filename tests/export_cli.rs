@@ -1,0 +1,336 @@
+//! `fxsim export` and `fxsim verify` as a user runs them: the committed
+//! test vectors regenerate byte for byte, a dump with one changed element
+//! is reported at exactly that element, unreadable input exits 2, and a
+//! failing export leaves nothing behind.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+/// The example the committed `testvectors/example` export is made from:
+/// model, input and hardware description, relative to the repository.
+/// `testvectors/README.md` gives the command; change both together.
+const EXAMPLE: [&str; 3] = [
+    "examples/tiny/model.tflite",
+    "examples/tiny/input.npy",
+    "examples/hw/zynq7020.toml",
+];
+
+fn fxsim(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_fxsim"))
+        .args(args)
+        .output()
+        .expect("cannot start fxsim")
+}
+
+fn repo(path: &str) -> String {
+    common::repo_dir().join(path).display().to_string()
+}
+
+fn stdout(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+/// Creates an empty scratch directory under the target directory.
+fn scratch(name: &str) -> PathBuf {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(name);
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+fn export(out: &Path, hw: &str) -> Output {
+    let [model, input, _] = EXAMPLE;
+    fxsim(&[
+        "export",
+        &repo(model),
+        "--hw",
+        hw,
+        "--input",
+        &repo(input),
+        "--out",
+        out.to_str().unwrap(),
+        "--accumulators",
+    ])
+}
+
+fn export_example(name: &str) -> PathBuf {
+    let out = scratch(name).join("export");
+    let output = export(&out, &repo(EXAMPLE[2]));
+    assert!(output.status.success(), "{}", stderr(&output));
+    out
+}
+
+#[test]
+fn testvectors_regenerate_byte_for_byte() {
+    let fresh = export_example("testvectors_regenerate_byte_for_byte");
+    let committed = common::repo_dir().join("testvectors/example");
+    let names = |dir: &Path| {
+        let mut names: Vec<String> = std::fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        names
+    };
+    assert_eq!(names(&committed), names(&fresh), "file lists differ");
+    for name in names(&fresh) {
+        let old = std::fs::read(committed.join(&name)).unwrap();
+        let new = std::fs::read(fresh.join(&name)).unwrap();
+        assert!(
+            old == new,
+            "{name} differs from the committed test vector; regenerate with the command in testvectors/README.md if the change is intended"
+        );
+    }
+}
+
+/// Rewrites element `element` of word `word` (after the header) of a hex
+/// image, adding 1 modulo the element width.
+fn change_element(text: &str, word: usize, element: usize, element_bits: usize) -> String {
+    let mut index = 0;
+    let mut lines = Vec::new();
+    for line in text.lines() {
+        if line.starts_with("//") {
+            lines.push(line.to_string());
+            continue;
+        }
+        if index == word {
+            let digits = line.len();
+            let mut value = u128::from_str_radix(line, 16).unwrap();
+            let shift = element * element_bits;
+            let mask = ((1u128 << element_bits) - 1) << shift;
+            let old = (value & mask) >> shift;
+            let new = (old + 1) & ((1u128 << element_bits) - 1);
+            value = (value & !mask) | (new << shift);
+            lines.push(format!("{value:0digits$x}"));
+        } else {
+            lines.push(line.to_string());
+        }
+        index += 1;
+    }
+    lines.join("\n") + "\n"
+}
+
+#[test]
+fn verify_reports_one_changed_element() {
+    let golden = export_example("verify_reports_one_changed_element");
+    let dumps = golden.with_file_name("dumps");
+    std::fs::create_dir_all(&dumps).unwrap();
+    // layer 3: CONV_2D to [1, 4, 4, 16] on an 8-column array, so T = 2 and
+    // M = 16. Word 21 is tile 1, pixel 5 = (h 1, w 1); element 3 is
+    // channel 1*8 + 3 = 11.
+    let text = std::fs::read_to_string(golden.join("layer003_output.mem")).unwrap();
+    std::fs::write(
+        dumps.join("layer003_output.mem"),
+        change_element(&text, 21, 3, 8),
+    )
+    .unwrap();
+    std::fs::copy(
+        golden.join("layer000_output.mem"),
+        dumps.join("layer000_output.hex"),
+    )
+    .unwrap();
+
+    let output = fxsim(&["verify", golden.to_str().unwrap(), dumps.to_str().unwrap()]);
+    let text = stdout(&output);
+    assert_eq!(output.status.code(), Some(1), "{text}{}", stderr(&output));
+    let mismatches: Vec<&str> = text.lines().filter(|l| l.contains(": expected ")).collect();
+    assert_eq!(mismatches.len(), 1, "{text}");
+    assert!(
+        mismatches[0].starts_with(
+            "layer 3 output layer003_output.mem: word 21 element 3 at (n, h, w, c) = (0, 1, 1, 11): expected "
+        ),
+        "{text}"
+    );
+    assert!(
+        text.contains("layer000_output.mem: ok, 0 of 2048 elements differ"),
+        "{text}"
+    );
+    assert!(
+        text.contains("layer003_output.mem: MISMATCH, 1 of 256 elements differ"),
+        "{text}"
+    );
+}
+
+#[test]
+fn verify_matches_decimal_dump_in_tensor_order() {
+    let golden = export_example("verify_matches_decimal_dump_in_tensor_order");
+    let dump = golden.with_file_name("layer007_output.txt");
+    // SOFTMAX output [1, 10]: write it in tensor order, then
+    // change element 4 to its unsigned spelling (same bits) and element 6.
+    let values = tensor_values(&golden, "layer007_output.mem");
+    let mut lines: Vec<String> = values.iter().map(i64::to_string).collect();
+    lines[4] = ((values[4] + 256) % 256).to_string();
+    lines[6] = (values[6] + 1).to_string();
+    std::fs::write(&dump, lines.join("\n")).unwrap();
+
+    let output = fxsim(&["verify", golden.to_str().unwrap(), dump.to_str().unwrap()]);
+    let text = stdout(&output);
+    assert_eq!(output.status.code(), Some(1), "{text}{}", stderr(&output));
+    let mismatches: Vec<&str> = text.lines().filter(|l| l.contains(": expected ")).collect();
+    assert_eq!(mismatches.len(), 1, "{text}");
+    assert!(
+        mismatches[0].contains("word 0 element 6 at (0, 6): expected"),
+        "{text}"
+    );
+}
+
+/// Reads a golden image back in tensor order, for a tensor of at most C
+/// channels, where word m contains row m.
+fn tensor_values(dir: &Path, name: &str) -> Vec<i64> {
+    let text = std::fs::read_to_string(dir.join(name)).unwrap();
+    let manifest = fxsim::export::read_manifest(dir).unwrap();
+    let entry = manifest.file(name).unwrap();
+    let channels = *entry.tensor.as_ref().unwrap().shape.last().unwrap();
+    let words = fxsim::verify::parse::parse_hex_dump(&text).unwrap();
+    let mut values = Vec::new();
+    for (_, word) in words {
+        for j in 0..channels.min(entry.elements_per_word as usize) {
+            values.push(fxsim::export::mem::extract_bits(
+                &word.value,
+                (j as u64) * u64::from(entry.element_bits),
+                entry.element_bits,
+                entry.signed,
+            ));
+        }
+    }
+    values
+}
+
+#[test]
+fn verify_identical_dump_exits_0() {
+    let golden = export_example("verify_identical_dump_exits_0");
+    let output = fxsim(&[
+        "verify",
+        golden.to_str().unwrap(),
+        golden.join("layer006_acc.mem").to_str().unwrap(),
+        "--layer",
+        "6",
+    ]);
+    assert_eq!(output.status.code(), Some(0), "{}", stdout(&output));
+    assert!(stdout(&output).contains("1 files, 16 elements compared, 0 differ"));
+}
+
+#[test]
+fn verify_unreadable_dump_exits_2() {
+    let golden = export_example("verify_unreadable_dump_exits_2");
+    let dump = golden.with_file_name("layer000_output.mem");
+    std::fs::write(&dump, "// rtl\n00\n0g\n").unwrap();
+    let output = fxsim(&["verify", golden.to_str().unwrap(), dump.to_str().unwrap()]);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(
+        stderr(&output).contains("layer000_output.mem:3:2: not a valid $readmemh dump here: \"g\""),
+        "{}",
+        stderr(&output)
+    );
+
+    let missing = golden.with_file_name("absent.mem");
+    let output = fxsim(&[
+        "verify",
+        golden.to_str().unwrap(),
+        missing.to_str().unwrap(),
+    ]);
+    assert_eq!(output.status.code(), Some(2));
+
+    let unnamed = golden.with_file_name("rtl_out.mem");
+    std::fs::write(&unnamed, "00\n").unwrap();
+    let output = fxsim(&[
+        "verify",
+        golden.to_str().unwrap(),
+        unnamed.to_str().unwrap(),
+    ]);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(
+        stderr(&output).contains("pass --file NAME"),
+        "{}",
+        stderr(&output)
+    );
+}
+
+#[test]
+fn failed_export_leaves_nothing() {
+    let work = scratch("failed_export_leaves_nothing");
+    // An 8-bit accumulator cannot hold the example's post-PPU biases, so
+    // the export fails at layer 0's bias_post image, after earlier files
+    // were written.
+    let base = std::fs::read_to_string(repo(EXAMPLE[2])).unwrap();
+    let hw = base
+        .replace(
+            "accumulator = { bits = 32, overflow = \"wrap\" }",
+            "accumulator = { bits = 8, overflow = \"wrap\" }",
+        )
+        .replace("bias = \"init\"", "bias = \"post\"");
+    assert_ne!(hw, base);
+    let hw_path = work.join("narrow.toml");
+    std::fs::write(&hw_path, hw).unwrap();
+
+    let fresh = work.join("fresh");
+    let output = export(&fresh, hw_path.to_str().unwrap());
+    assert_eq!(output.status.code(), Some(2));
+    assert!(
+        stderr(&output).contains("layer000_bias_post.mem: word 0 element"),
+        "{}",
+        stderr(&output)
+    );
+    assert!(!fresh.exists());
+
+    // An earlier export at the target stays as it was.
+    let earlier = work.join("earlier");
+    assert!(export(&earlier, &repo(EXAMPLE[2])).status.success());
+    let manifest = std::fs::read(earlier.join("manifest.json")).unwrap();
+    let output = export(&earlier, hw_path.to_str().unwrap());
+    assert_eq!(output.status.code(), Some(2));
+    assert_eq!(
+        std::fs::read(earlier.join("manifest.json")).unwrap(),
+        manifest
+    );
+    let leftovers: Vec<String> = std::fs::read_dir(&work)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|name| name.starts_with('.'))
+        .collect();
+    assert!(leftovers.is_empty(), "staging left behind: {leftovers:?}");
+}
+
+#[test]
+fn export_refuses_foreign_directory() {
+    let work = scratch("export_refuses_foreign_directory");
+    std::fs::write(work.join("notes.txt"), "mine").unwrap();
+    let output = export(&work, &repo(EXAMPLE[2]));
+    assert_eq!(output.status.code(), Some(2));
+    assert!(
+        stderr(&output).contains("is not an fxsim export"),
+        "{}",
+        stderr(&output)
+    );
+    assert!(work.join("notes.txt").exists());
+}
+
+#[test]
+fn verify_reports_unknown_bits() {
+    let golden = export_example("verify_reports_unknown_bits");
+    let text = std::fs::read_to_string(golden.join("layer006_output.mem")).unwrap();
+    // FULLY_CONNECTED [1, 10] on 8 columns: word 1 contains channels 8 and 9.
+    // An x in its lowest digit makes element 0 (channel 8) unknown.
+    let mut lines: Vec<String> = text.lines().map(str::to_string).collect();
+    let last = lines.len() - 1;
+    lines[last].pop();
+    lines[last].push('x');
+    let dump = golden.with_file_name("layer006_output.mem");
+    std::fs::write(&dump, lines.join("\n")).unwrap();
+
+    let output = fxsim(&["verify", golden.to_str().unwrap(), dump.to_str().unwrap()]);
+    let text = stdout(&output);
+    assert_eq!(output.status.code(), Some(1), "{text}{}", stderr(&output));
+    assert!(
+        text.contains("layer 6 output layer006_output.mem: word 1 element 0 at (0, 8): expected "),
+        "{text}"
+    );
+    assert!(text.contains(", got x/z"), "{text}");
+    assert!(text.contains("MISMATCH, 1 of 16 elements differ"), "{text}");
+}
