@@ -1,7 +1,7 @@
 //! Malformed inputs through the `fxsim` binary: every command that reads
 //! the input exits with status 2, names the file and what is wrong in its
 //! message, prints nothing on standard output and leaves no output
-//! directory behind.
+//! directory (`run --dump`, `export --out`) behind.
 //!
 //! Models are built with `support/tflite_builder.rs` from one valid
 //! CONV_2D model (input int8 [1, 8, 8, 2]), broken one field at a time.
@@ -80,9 +80,9 @@ impl Case {
         path.display().to_string()
     }
 
-    /// Runs `inspect`, `run --dump`, `accum` and `estimate` (those listed
-    /// in `commands`) and checks each for a clean failure whose message
-    /// contains every fragment.
+    /// Runs `inspect`, `run --dump`, `accum`, `estimate` and `export --out`
+    /// (those listed in `commands`) and checks each for a clean failure
+    /// whose message contains every fragment.
     fn assert_rejected(&self, commands: &[&str], fragments: &[&str]) {
         let model = Case::text(&self.model);
         let hw = Case::text(&self.hw);
@@ -97,6 +97,9 @@ impl Case {
                 ],
                 "accum" => vec!["accum", &model, "--hw", &hw, "--inputs", &input],
                 "estimate" => vec!["estimate", &model, "--hw", &hw],
+                "export" => vec![
+                    "export", &model, "--hw", &hw, "--input", &input, "--out", &dump,
+                ],
                 other => panic!("unknown command {other}"),
             };
             let output = fxsim(&args);
@@ -133,11 +136,11 @@ impl Case {
     }
 }
 
-const EVERY_COMMAND: &[&str] = &["inspect", "run", "accum", "estimate"];
+const EVERY_COMMAND: &[&str] = &["inspect", "run", "accum", "estimate", "export"];
 /// Commands that read the input as well as the model.
-const INPUT_COMMANDS: &[&str] = &["run", "accum"];
+const INPUT_COMMANDS: &[&str] = &["run", "accum", "export"];
 /// Commands that read the hardware description.
-const HW_COMMANDS: &[&str] = &["run-hw", "accum", "estimate"];
+const HW_COMMANDS: &[&str] = &["run-hw", "accum", "estimate", "export"];
 
 #[test]
 fn valid_case_succeeds() {
@@ -145,11 +148,15 @@ fn valid_case_succeeds() {
     let model = Case::text(&case.model);
     let hw = Case::text(&case.hw);
     let input = Case::text(&case.input);
+    let out = Case::text(&case.dump_dir());
     for args in [
         vec!["inspect", model.as_str()],
         vec!["run", &model, "--input", &input],
         vec!["accum", &model, "--hw", &hw, "--inputs", &input],
         vec!["estimate", &model, "--hw", &hw],
+        vec![
+            "export", &model, "--hw", &hw, "--input", &input, "--out", &out,
+        ],
     ] {
         let output = fxsim(&args);
         assert_eq!(
@@ -455,7 +462,7 @@ fn endless_hw_description() {
     assert!(stderr.contains("1048576-byte limit"), "{stderr}");
 }
 
-/// `run` and `accum` reject a model whose multiply-accumulates per input
+/// `run`, `accum` and `export` reject a model whose multiply-accumulates per input
 /// pass `--max-macs`; the conv model takes 16 pixels x 4 channels x 18
 /// taps = 1152.
 #[test]
@@ -466,6 +473,7 @@ fn model_over_mac_limit() {
         Case::text(&case.hw),
         Case::text(&case.input),
     );
+    let out = Case::text(&case.dump_dir());
     for args in [
         vec!["run", &model, "--input", &input, "--max-macs", "1151"],
         vec![
@@ -489,6 +497,10 @@ fn model_over_mac_limit() {
         );
         assert!(stderr.contains("--max-macs"), "{stderr}");
         assert!(output.stdout.is_empty(), "{args:?} printed output");
+        assert!(
+            !case.dump_dir().exists(),
+            "{args:?} left an output directory"
+        );
     }
     let at_limit = fxsim(&["run", &model, "--input", &input, "--max-macs", "1152"]);
     assert_eq!(at_limit.status.code(), Some(0));
@@ -506,7 +518,7 @@ fn unsigned_weight_format_for_signed_weights() {
         "[datapath]\nweight = \"uint8\"\n",
     );
     case.assert_rejected(
-        &["run-hw", "accum"],
+        &["run-hw", "accum", "export"],
         &["op 0 (CONV_2D)", "filter", "hold -1", "uint8 is unsigned"],
     );
 }
