@@ -486,6 +486,18 @@ fn model_over_mac_limit() {
             "--max-macs",
             "1151",
         ],
+        vec![
+            "export",
+            &model,
+            "--hw",
+            &hw,
+            "--input",
+            &input,
+            "--out",
+            &out,
+            "--max-macs",
+            "1151",
+        ],
     ] {
         let output = fxsim(&args);
         let stderr = String::from_utf8_lossy(&output.stderr);
