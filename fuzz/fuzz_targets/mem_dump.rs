@@ -20,7 +20,8 @@ const GOLDEN_FILE: &str = "layer000_output.mem";
 /// Mismatches a comparison reports in detail, as `verify --max` sets.
 const MAX_REPORTED: usize = 10;
 
-/// The example export's manifest and the golden file's words by address.
+/// Reads the example export's manifest and the golden file's words, in
+/// address order, once.
 fn golden() -> &'static (Manifest, Vec<HexWord>) {
     static GOLDEN: OnceLock<(Manifest, Vec<HexWord>)> = OnceLock::new();
     GOLDEN.get_or_init(|| {
