@@ -27,6 +27,8 @@ enum Command {
         /// Print JSON instead of a table.
         #[arg(long)]
         json: bool,
+        #[command(flatten)]
+        limits: cli::limits::ModelLimits,
     },
     /// Run a model bit-exactly: on one input (--input), or on a data set with accuracy, latency, resources and accumulator safety.
     Run(cli::run::RunArgs),
@@ -102,7 +104,11 @@ fn error_chain(error: &anyhow::Error) -> String {
 
 fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
-        Command::Inspect { model, json } => inspect(&model, json),
+        Command::Inspect {
+            model,
+            json,
+            limits,
+        } => inspect(&model, json, &limits),
         Command::Accum(args) => emit(&cli::accum::run(&args)?),
         Command::Estimate(args) => emit(&cli::estimate::run(&args)?),
         Command::Export(args) => emit(&cli::export::run(&args)?),
@@ -112,8 +118,8 @@ fn run(cli: Cli) -> anyhow::Result<()> {
     }
 }
 
-fn inspect(model: &Path, json: bool) -> anyhow::Result<()> {
-    let graph = fxsim::import::tflite::read_file(model)?;
+fn inspect(model: &Path, json: bool, limits: &cli::limits::ModelLimits) -> anyhow::Result<()> {
+    let graph = limits.read_model(model)?;
     let inspection = fxsim::report::inspect::inspect(&graph, &model.display().to_string());
     if json {
         let mut text =

@@ -1,197 +1,17 @@
 //! Broken TFLite files give typed errors that name the file, the place and
 //! the field; random corruption never panics.
 //!
-//! Models are built here with the flatbuffers builder, field ids as in
-//! TensorFlow Lite's `schema.fbs` (vtable offset `4 + 2 * id`).
+//! Models are built with the flatbuffers builder in
+//! `support/tflite_builder.rs`.
 
-use flatbuffers::{FlatBufferBuilder, WIPOffset};
-use fxsim::import::tflite::read_bytes;
-use fxsim::import::{ImportError, ImportErrorKind};
+#[path = "support/tflite_builder.rs"]
+mod tflite_builder;
+
+use fxsim::import::tflite::{read_bytes, read_bytes_with};
+use fxsim::import::{ImportError, ImportErrorKind, ImportOptions};
 use proptest::prelude::*;
 use std::path::PathBuf;
-
-const INT8: i8 = 9;
-const INT32: i8 = 2;
-const CONV_2D: i32 = 3;
-const CONV_OPTIONS: u8 = 1;
-const PAD_OPTIONS: u8 = 22;
-
-#[derive(Clone)]
-struct TensorSpec {
-    name: &'static str,
-    shape: Vec<i32>,
-    dtype: i8,
-    buffer: u32,
-    scales: Vec<f32>,
-    zero_points: Vec<i64>,
-    quantized_dimension: i32,
-}
-
-#[derive(Clone)]
-struct OpSpec {
-    opcode_index: u32,
-    inputs: Vec<i32>,
-    outputs: Vec<i32>,
-    options_type: u8,
-    /// (field id, value) pairs; i8 fields are enums.
-    options_i8: Vec<(u16, i8)>,
-    options_i32: Vec<(u16, i32)>,
-}
-
-#[derive(Clone)]
-struct ModelSpec {
-    codes: Vec<i32>,
-    tensors: Vec<TensorSpec>,
-    buffers: Vec<Vec<u8>>,
-    ops: Vec<OpSpec>,
-    inputs: Vec<i32>,
-    outputs: Vec<i32>,
-}
-
-fn slot(id: u16) -> u16 {
-    4 + 2 * id
-}
-
-fn quantized(
-    name: &'static str,
-    shape: &[i32],
-    dtype: i8,
-    buffer: u32,
-    scale: f32,
-    zero_point: i64,
-) -> TensorSpec {
-    TensorSpec {
-        name,
-        shape: shape.to_vec(),
-        dtype,
-        buffer,
-        scales: vec![scale],
-        zero_points: vec![zero_point],
-        quantized_dimension: 0,
-    }
-}
-
-/// Builds one CONV_2D: input [1,8,8,2], filter [4,3,3,2], bias [4], output
-/// [1,4,4,4], stride 2, SAME, ReLU.
-fn conv_model() -> ModelSpec {
-    ModelSpec {
-        codes: vec![CONV_2D],
-        tensors: vec![
-            quantized("input", &[1, 8, 8, 2], INT8, 0, 0.5, -1),
-            quantized("filter", &[4, 3, 3, 2], INT8, 1, 0.25, 0),
-            quantized("bias", &[4], INT32, 2, 0.125, 0),
-            quantized("output", &[1, 4, 4, 4], INT8, 0, 1.0, 3),
-        ],
-        buffers: vec![vec![], vec![1u8; 72], vec![0u8; 16]],
-        ops: vec![OpSpec {
-            opcode_index: 0,
-            inputs: vec![0, 1, 2],
-            outputs: vec![3],
-            options_type: CONV_OPTIONS,
-            options_i8: vec![(0, 0), (3, 1)],
-            options_i32: vec![(1, 2), (2, 2)],
-        }],
-        inputs: vec![0],
-        outputs: vec![3],
-    }
-}
-
-fn build(spec: &ModelSpec) -> Vec<u8> {
-    let mut fbb = FlatBufferBuilder::new();
-
-    let codes: Vec<_> = spec
-        .codes
-        .iter()
-        .map(|&code| {
-            let start = fbb.start_table();
-            fbb.push_slot_always::<i8>(slot(0), code.min(127) as i8);
-            fbb.push_slot_always::<i32>(slot(2), 1);
-            fbb.push_slot_always::<i32>(slot(3), code);
-            fbb.end_table(start)
-        })
-        .collect();
-    let codes = fbb.create_vector(&codes);
-
-    let buffers: Vec<_> = spec
-        .buffers
-        .iter()
-        .map(|data| {
-            let data = fbb.create_vector(data);
-            let start = fbb.start_table();
-            fbb.push_slot_always::<WIPOffset<_>>(slot(0), data);
-            fbb.end_table(start)
-        })
-        .collect();
-    let buffers = fbb.create_vector(&buffers);
-
-    let tensors: Vec<_> = spec
-        .tensors
-        .iter()
-        .map(|t| {
-            let shape = fbb.create_vector(&t.shape);
-            let name = fbb.create_string(t.name);
-            let scales = fbb.create_vector(&t.scales);
-            let zero_points = fbb.create_vector(&t.zero_points);
-            let start = fbb.start_table();
-            fbb.push_slot_always::<WIPOffset<_>>(slot(2), scales);
-            fbb.push_slot_always::<WIPOffset<_>>(slot(3), zero_points);
-            fbb.push_slot_always::<i32>(slot(6), t.quantized_dimension);
-            let quantization = fbb.end_table(start);
-            let start = fbb.start_table();
-            fbb.push_slot_always::<WIPOffset<_>>(slot(0), shape);
-            fbb.push_slot_always::<i8>(slot(1), t.dtype);
-            fbb.push_slot_always::<u32>(slot(2), t.buffer);
-            fbb.push_slot_always::<WIPOffset<_>>(slot(3), name);
-            fbb.push_slot_always::<WIPOffset<_>>(slot(4), quantization);
-            fbb.end_table(start)
-        })
-        .collect();
-    let tensors = fbb.create_vector(&tensors);
-
-    let ops: Vec<_> = spec
-        .ops
-        .iter()
-        .map(|op| {
-            let inputs = fbb.create_vector(&op.inputs);
-            let outputs = fbb.create_vector(&op.outputs);
-            let start = fbb.start_table();
-            for &(id, value) in &op.options_i8 {
-                fbb.push_slot_always::<i8>(slot(id), value);
-            }
-            for &(id, value) in &op.options_i32 {
-                fbb.push_slot_always::<i32>(slot(id), value);
-            }
-            let options = fbb.end_table(start);
-            let start = fbb.start_table();
-            fbb.push_slot_always::<u32>(slot(0), op.opcode_index);
-            fbb.push_slot_always::<WIPOffset<_>>(slot(1), inputs);
-            fbb.push_slot_always::<WIPOffset<_>>(slot(2), outputs);
-            fbb.push_slot_always::<u8>(slot(3), op.options_type);
-            fbb.push_slot_always::<WIPOffset<_>>(slot(4), options);
-            fbb.end_table(start)
-        })
-        .collect();
-    let ops = fbb.create_vector(&ops);
-
-    let inputs = fbb.create_vector(&spec.inputs);
-    let outputs = fbb.create_vector(&spec.outputs);
-    let start = fbb.start_table();
-    fbb.push_slot_always::<WIPOffset<_>>(slot(0), tensors);
-    fbb.push_slot_always::<WIPOffset<_>>(slot(1), inputs);
-    fbb.push_slot_always::<WIPOffset<_>>(slot(2), outputs);
-    fbb.push_slot_always::<WIPOffset<_>>(slot(3), ops);
-    let subgraph = fbb.end_table(start);
-    let subgraphs = fbb.create_vector(&[subgraph]);
-
-    let start = fbb.start_table();
-    fbb.push_slot_always::<u32>(slot(0), 3);
-    fbb.push_slot_always::<WIPOffset<_>>(slot(1), codes);
-    fbb.push_slot_always::<WIPOffset<_>>(slot(2), subgraphs);
-    fbb.push_slot_always::<WIPOffset<_>>(slot(4), buffers);
-    let model = fbb.end_table(start);
-    fbb.finish(model, Some("TFL3"));
-    fbb.finished_data().to_vec()
-}
+use tflite_builder::{build, conv_model, ModelSpec, PAD_OPTIONS};
 
 /// Reads `spec` and returns the error, failing the test when it reads.
 fn error_of(spec: &ModelSpec) -> ImportError {
@@ -592,4 +412,124 @@ fn skip_or_fail(reason: &str) {
         panic!("FXSIM_NO_SKIP is set, but this test would skip: {reason}");
     }
     eprintln!("skipped: {reason}");
+}
+
+#[test]
+fn tensor_over_size_limit_is_rejected() {
+    let options = ImportOptions {
+        max_tensor_bytes: 127,
+        ..ImportOptions::default()
+    };
+    // The input [1, 8, 8, 2] of int8 is the first tensor over 127 bytes.
+    let error = read_bytes_with(&build(&conv_model()), "broken.tflite", &options).unwrap_err();
+    assert!(
+        matches!(
+            *error.kind,
+            ImportErrorKind::TensorTooLarge {
+                bytes: 128,
+                limit: 127,
+                ..
+            }
+        ),
+        "{error}"
+    );
+    assert_message(
+        &error,
+        &["tensor 0 (input)", "[1, 8, 8, 2] of int8", "128 bytes"],
+    );
+}
+
+#[test]
+fn tensor_of_sixteen_gib_is_rejected_by_default() {
+    let mut spec = conv_model();
+    spec.tensors[3].shape = vec![1, 65536, 65536, 4];
+    let error = error_of(&spec);
+    assert!(
+        matches!(
+            *error.kind,
+            ImportErrorKind::TensorTooLarge {
+                bytes: 17_179_869_184,
+                ..
+            }
+        ),
+        "{error}"
+    );
+    assert_message(&error, &["tensor 3 (output)", "268435456-byte limit"]);
+}
+
+#[test]
+fn int4_tensor_size_counts_half_bytes() {
+    // 9 int4 elements take 5 bytes; a limit of 5 accepts the tensor.
+    let mut spec = conv_model();
+    spec.tensors[0].shape = vec![1, 3, 3, 1];
+    spec.tensors[0].dtype = 17;
+    spec.tensors[0].zero_points = vec![0];
+    spec.ops.clear();
+    let options = ImportOptions {
+        max_tensor_bytes: 128,
+        ..ImportOptions::default()
+    };
+    assert!(read_bytes_with(&build(&spec), "int4.tflite", &options).is_ok());
+    let options = ImportOptions {
+        max_tensor_bytes: 4,
+        ..ImportOptions::default()
+    };
+    let error = read_bytes_with(&build(&spec), "int4.tflite", &options).unwrap_err();
+    assert!(
+        matches!(
+            *error.kind,
+            ImportErrorKind::TensorTooLarge { bytes: 5, .. }
+        ),
+        "{error}"
+    );
+}
+
+#[test]
+fn model_over_total_limit_is_rejected() {
+    let options = ImportOptions {
+        max_total_bytes: 215,
+        ..ImportOptions::default()
+    };
+    // Input 128, filter 72, bias 16: 216 bytes once the bias is read.
+    let error = read_bytes_with(&build(&conv_model()), "broken.tflite", &options).unwrap_err();
+    assert!(
+        matches!(
+            *error.kind,
+            ImportErrorKind::ModelTooLarge {
+                bytes: 216,
+                limit: 215,
+                ..
+            }
+        ),
+        "{error}"
+    );
+    assert_message(&error, &["tensor 2 (bias)"]);
+}
+
+#[test]
+fn zero_scale_on_activation_is_rejected() {
+    let mut spec = conv_model();
+    spec.tensors[3].scales = vec![0.0];
+    assert_message(
+        &error_of(&spec),
+        &[
+            "tensor 3 (output)",
+            "scale 0 on a tensor without constant data",
+        ],
+    );
+}
+
+#[test]
+fn zero_scale_on_constant_is_accepted() {
+    let mut spec = conv_model();
+    spec.tensors[1].scales = vec![0.0];
+    assert!(read_bytes(&build(&spec), "conv.tflite").is_ok());
+}
+
+#[test]
+fn wrong_file_identifier_is_rejected() {
+    let mut bytes = build(&conv_model());
+    bytes[4..8].copy_from_slice(b"TFL2");
+    let error = read_bytes(&bytes, "broken.tflite").unwrap_err();
+    assert_message(&error, &["no TFL3 file identifier", "\"TFL2\""]);
 }

@@ -38,6 +38,8 @@ pub struct AccumArgs {
     /// Print CSV instead of a table: the layers, then the sweep after an empty line.
     #[arg(long)]
     pub csv: bool,
+    #[command(flatten)]
+    pub limits: super::limits::ModelLimits,
 }
 
 /// Accumulator widths parsed from `--widths`.
@@ -73,7 +75,7 @@ pub fn run(args: &AccumArgs) -> anyhow::Result<String> {
     let format = OutputFormat::from_args(args);
     let model = args.model.display().to_string();
 
-    let graph = fxsim::import::tflite::read_file(&args.model)?;
+    let graph = args.limits.read_model_to_run(&args.model)?;
     let config = HwConfig::load(&args.hw)?;
     config.check_graph(&graph)?;
     for warning in config.ineffective_overrides(&graph) {

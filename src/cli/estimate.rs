@@ -24,6 +24,8 @@ pub struct EstimateArgs {
     /// Print Markdown tables instead of text tables.
     #[arg(long)]
     pub markdown: bool,
+    #[command(flatten)]
+    pub limits: super::limits::ModelLimits,
 }
 
 /// Output format of the report.
@@ -49,7 +51,7 @@ pub fn run(args: &EstimateArgs) -> anyhow::Result<String> {
     let format = OutputFormat::from_args(args);
     let model = args.model.display().to_string();
 
-    let graph = fxsim::import::tflite::read_file(&args.model)?;
+    let graph = args.limits.read_model(&args.model)?;
     let hw = HwConfig::load(&args.hw)?;
     hw.check_graph(&graph)?;
     for warning in hw.ineffective_overrides(&graph) {

@@ -32,11 +32,13 @@ pub struct ExportArgs {
     /// script for every covered layer into DIR/rtl.
     #[arg(long)]
     pub rtl: bool,
+    #[command(flatten)]
+    pub limits: super::limits::ModelLimits,
 }
 
 /// Runs `fxsim export` and returns the summary line to print.
 pub fn run(args: &ExportArgs) -> anyhow::Result<String> {
-    let graph = fxsim::import::tflite::read_file(&args.model)?;
+    let graph = args.limits.read_model_to_run(&args.model)?;
     let hw = HwConfig::load(&args.hw)?;
     for warning in hw.ineffective_overrides(&graph) {
         eprintln!("warning: {warning}");

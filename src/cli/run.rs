@@ -55,11 +55,13 @@ pub struct RunArgs {
     /// Write the data-set report as Markdown to this file, with SVG charts beside it.
     #[arg(long, requires = "hw")]
     pub report: Option<PathBuf>,
+    #[command(flatten)]
+    pub limits: super::limits::ModelLimits,
 }
 
 /// Runs `fxsim run` and returns the text to print.
 pub fn run(args: &RunArgs) -> anyhow::Result<String> {
-    let graph = fxsim::import::tflite::read_file(&args.model)?;
+    let graph = args.limits.read_model_to_run(&args.model)?;
     let hw = match &args.hw {
         Some(path) => Some(load_hw(path, &graph)?),
         None => None,

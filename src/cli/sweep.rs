@@ -60,6 +60,8 @@ pub struct SweepRunArgs {
     /// Output directory, created or replaced as a whole (an existing one must be an earlier sweep output).
     #[arg(long, required = true)]
     pub out: Option<PathBuf>,
+    #[command(flatten)]
+    pub limits: super::limits::ModelLimits,
 }
 
 /// Arguments of `fxsim sweep merge`.
@@ -94,7 +96,10 @@ fn run_sweep(args: &SweepRunArgs) -> anyhow::Result<String> {
     };
     SweepOutput::check_target(out)?;
     let model = model_path.display().to_string();
-    let graph = fxsim::import::tflite::read_file(model_path)?;
+    let graph = match args.dataset {
+        Some(_) => args.limits.read_model_to_run(model_path)?,
+        None => args.limits.read_model(model_path)?,
+    };
     let hw = HwConfig::load(hw_path)?;
     hw.check_graph(&graph)?;
     let base = hw.to_toml_value()?;

@@ -28,6 +28,9 @@ pub enum HwError {
         source: std::io::Error,
     },
 
+    #[error("{}: hardware description is larger than the {limit}-byte limit", path.display())]
+    TooLarge { path: PathBuf, limit: u64 },
+
     #[error("{origin}: invalid TOML at {position}: {message}")]
     Syntax {
         origin: String,

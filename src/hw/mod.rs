@@ -99,10 +99,7 @@ impl HwConfig {
     /// Reads and validates the hardware description at `path`.
     pub fn load(path: impl AsRef<Path>) -> Result<HwConfig, HwError> {
         let path = path.as_ref();
-        let text = std::fs::read_to_string(path).map_err(|source| HwError::Read {
-            path: path.to_path_buf(),
-            source,
-        })?;
+        let text = read_limited(path)?;
         Self::from_toml_str(&text, &path.display().to_string())
     }
 
@@ -259,6 +256,42 @@ impl HwConfig {
             })
             .collect()
     }
+}
+
+/// Largest hardware description read, in bytes. A description is a few
+/// KiB; the limit keeps a mistyped path (a device, a model file) from being
+/// read whole.
+pub const MAX_HW_FILE_BYTES: u64 = 1 << 20;
+
+/// Reads the text at `path`, failing past [`MAX_HW_FILE_BYTES`] before the
+/// excess is read.
+fn read_limited(path: &Path) -> Result<String, HwError> {
+    use std::io::Read;
+    let read_error = |source| HwError::Read {
+        path: path.to_path_buf(),
+        source,
+    };
+    let too_large = || HwError::TooLarge {
+        path: path.to_path_buf(),
+        limit: MAX_HW_FILE_BYTES,
+    };
+    let file = std::fs::File::open(path).map_err(read_error)?;
+    if file
+        .metadata()
+        .is_ok_and(|meta| meta.is_file() && meta.len() > MAX_HW_FILE_BYTES)
+    {
+        return Err(too_large());
+    }
+    // Devices and pipes report no length, so the limit is also on the bytes
+    // read.
+    let mut text = String::new();
+    file.take(MAX_HW_FILE_BYTES + 1)
+        .read_to_string(&mut text)
+        .map_err(read_error)?;
+    if text.len() as u64 > MAX_HW_FILE_BYTES {
+        return Err(too_large());
+    }
+    Ok(text)
 }
 
 /// Lists `(operator index, name)` for every operator of `graph`, each

@@ -72,6 +72,22 @@ pub enum ImportErrorKind {
     #[error("{location}: shape {shape:?} has more elements than this machine can address")]
     ShapeOverflow { location: Location, shape: Vec<i32> },
 
+    #[error("{location}: shape {shape:?} of {dtype} declares {bytes} bytes, more than the {limit}-byte limit for one tensor")]
+    TensorTooLarge {
+        location: Location,
+        shape: Vec<usize>,
+        dtype: crate::model::DataType,
+        bytes: u64,
+        limit: u64,
+    },
+
+    #[error("{location}: the tensors up to this one declare {bytes} bytes in all, more than the {limit}-byte limit for a model")]
+    ModelTooLarge {
+        location: Location,
+        bytes: u64,
+        limit: u64,
+    },
+
     #[error("{location}: constant data is {found} bytes, but shape {shape:?} of {dtype} needs {expected}")]
     DataLength {
         location: Location,

@@ -61,6 +61,15 @@ fn read_limited(path: &Path) -> Result<Vec<u8>, TensorIoError> {
         });
     }
     let file = std::fs::File::open(path).map_err(io_error)?;
+    if file
+        .metadata()
+        .is_ok_and(|meta| meta.is_file() && meta.len() > MAX_TENSOR_FILE_BYTES)
+    {
+        return Err(TensorIoError::TooLarge {
+            path: path.to_path_buf(),
+            limit: MAX_TENSOR_FILE_BYTES,
+        });
+    }
     let mut bytes = Vec::new();
     file.take(MAX_TENSOR_FILE_BYTES + 1)
         .read_to_end(&mut bytes)
@@ -95,6 +104,7 @@ pub fn read_npy_bytes(bytes: &[u8], path: &Path) -> Result<TensorValue, TensorIo
         path: path.to_path_buf(),
         reason,
     };
+    check_header(bytes).map_err(format_error)?;
     let mut data_bytes: &[u8] = bytes;
     let header =
         npyz::NpyHeader::from_reader(&mut data_bytes).map_err(|e| format_error(e.to_string()))?;
@@ -161,6 +171,62 @@ pub fn read_npy_bytes(bytes: &[u8], path: &Path) -> Result<TensorValue, TensorIo
         }
     };
     Ok(TensorValue { shape, data })
+}
+
+/// Deepest bracket nesting accepted in a header. A plain array's header
+/// nests two deep: the dictionary and the shape tuple. Structured types,
+/// which fxsim does not read, nest a few levels more.
+const MAX_HEADER_NESTING: usize = 8;
+
+/// Checks the header's length and bracket nesting before npyz parses it.
+///
+/// npyz's parser of the header dictionary backtracks, and takes time
+/// exponential in the nesting depth: sixty unclosed braces hang it. A
+/// header length past the end of the file is rejected here too, before
+/// anything of that length is allocated.
+fn check_header(bytes: &[u8]) -> Result<(), String> {
+    let Some(&[major, _minor]) = bytes.get(6..8) else {
+        return Err(format!(
+            "file is {} bytes, too short for a .npy header",
+            bytes.len()
+        ));
+    };
+    let (length_bytes, text_start): (usize, usize) = match major {
+        1 => (2, 10),
+        2 | 3 => (4, 12),
+        other => return Err(format!("format version {other} is not 1, 2 or 3")),
+    };
+    let Some(length) = bytes.get(8..8 + length_bytes) else {
+        return Err("file ends inside the header length".into());
+    };
+    let length = length
+        .iter()
+        .rev()
+        .fold(0usize, |value, &byte| (value << 8) | usize::from(byte));
+    let text = text_start
+        .checked_add(length)
+        .and_then(|end| bytes.get(text_start..end))
+        .ok_or_else(|| {
+            format!(
+                "header length {length} runs past the end of the {}-byte file",
+                bytes.len()
+            )
+        })?;
+
+    let mut depth = 0usize;
+    for &byte in text {
+        match byte {
+            b'{' | b'[' | b'(' => depth += 1,
+            b'}' | b']' | b')' => depth = depth.saturating_sub(1),
+            _ => continue,
+        }
+        if depth > MAX_HEADER_NESTING {
+            return Err(format!(
+                "header nests brackets more than {MAX_HEADER_NESTING} deep; a plain array's header nests 2 deep"
+            ));
+        }
+    }
+    Ok(())
 }
 
 fn dtype_of_descr(descr: &str) -> Option<DataType> {

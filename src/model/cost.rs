@@ -18,15 +18,34 @@ pub fn macs(graph: &Graph, op: &Op) -> u64 {
         .input(1)
         .and_then(|id| graph.get_tensor(id))
         .map(|t| t.shape.as_slice());
-    match (&op.kind, filter_shape) {
+    // The factors are element counts that import checked, but their
+    // product can pass u64 in a forged model, so it saturates.
+    let per_output = match (&op.kind, filter_shape) {
         // Filter [cout, kh, kw, cin]: each output element needs kh*kw*cin.
-        (OpKind::Conv2d(_), Some([_, kh, kw, cin])) => output_elements * (kh * kw * cin) as u64,
+        (OpKind::Conv2d(_), Some(&[_, kh, kw, cin])) => product(&[kh, kw, cin]),
         // Filter [1, kh, kw, cout]: each output element needs kh*kw.
-        (OpKind::DepthwiseConv2d(_), Some([_, kh, kw, _])) => output_elements * (kh * kw) as u64,
+        (OpKind::DepthwiseConv2d(_), Some(&[_, kh, kw, _])) => product(&[kh, kw]),
         // Weights [units, k]: each output element needs k.
-        (OpKind::FullyConnected(_), Some([_, k])) => output_elements * *k as u64,
+        (OpKind::FullyConnected(_), Some(&[_, k])) => product(&[k]),
         _ => 0,
-    }
+    };
+    output_elements.saturating_mul(per_output)
+}
+
+/// Multiply-accumulates of every operator of `graph`, saturating at
+/// `u64::MAX`.
+pub fn total_macs(graph: &Graph) -> u64 {
+    graph
+        .ops
+        .iter()
+        .map(|op| macs(graph, op))
+        .fold(0, u64::saturating_add)
+}
+
+fn product(factors: &[usize]) -> u64 {
+    factors
+        .iter()
+        .fold(1_u64, |acc, &factor| acc.saturating_mul(factor as u64))
 }
 
 /// Bytes of constant data read by `op` (weights, bias, shape operands).
@@ -36,5 +55,5 @@ pub fn parameter_bytes(graph: &Graph, op: &Op) -> u64 {
         .flatten()
         .filter_map(|&id| graph.get_tensor(id))
         .map(|t| t.data_len() as u64)
-        .sum()
+        .fold(0, u64::saturating_add)
 }

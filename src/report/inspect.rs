@@ -96,8 +96,11 @@ pub fn inspect(graph: &Graph, model: &str) -> Inspection {
         ops: ops.len(),
         unsupported_ops: ops.iter().filter(|r| !r.supported).count(),
         op_counts,
-        macs: ops.iter().map(|r| r.macs).sum(),
-        parameter_bytes: ops.iter().map(|r| r.parameter_bytes).sum(),
+        macs: ops.iter().map(|r| r.macs).fold(0, u64::saturating_add),
+        parameter_bytes: ops
+            .iter()
+            .map(|r| r.parameter_bytes)
+            .fold(0, u64::saturating_add),
         largest_activation: largest.map(|(id, _)| summary(id)),
         largest_activation_bytes: largest.map_or(0, |(_, bytes)| bytes),
     };

@@ -15,7 +15,7 @@ mod tensors;
 
 pub use builtin::builtin_name;
 
-use crate::import::{ImportError, ImportErrorKind, Location};
+use crate::import::{ImportError, ImportErrorKind, ImportOptions, Location};
 use crate::model::{Graph, Op, OpKind, TensorId};
 use flatbuffers::{Vector, VerifierOptions};
 use std::io::Read;
@@ -25,8 +25,17 @@ use std::path::{Path, PathBuf};
 /// 2 GiB; larger files carry their weights after the flatbuffer.
 pub const MAX_FILE_BYTES: u64 = 4 << 30;
 
-/// Reads the model file at `path`.
+/// Reads the model file at `path` with the default [`ImportOptions`].
 pub fn read_file(path: impl AsRef<Path>) -> Result<Graph, ImportError> {
+    read_file_with(path, &ImportOptions::default())
+}
+
+/// Reads the model file at `path`, rejecting tensors over the limits of
+/// `options`.
+pub fn read_file_with(
+    path: impl AsRef<Path>,
+    options: &ImportOptions,
+) -> Result<Graph, ImportError> {
     let path = path.as_ref();
     let fail = |kind| ImportError {
         path: path.to_path_buf(),
@@ -39,6 +48,14 @@ pub fn read_file(path: impl AsRef<Path>) -> Result<Graph, ImportError> {
     }
     // Devices and pipes report no size, so the limit is on the bytes read.
     let file = std::fs::File::open(path).map_err(|e| fail(ImportErrorKind::Io(e)))?;
+    if file
+        .metadata()
+        .is_ok_and(|meta| meta.is_file() && meta.len() > MAX_FILE_BYTES)
+    {
+        return Err(fail(ImportErrorKind::TooLarge {
+            limit: MAX_FILE_BYTES,
+        }));
+    }
     let mut bytes = Vec::new();
     file.take(MAX_FILE_BYTES + 1)
         .read_to_end(&mut bytes)
@@ -48,18 +65,36 @@ pub fn read_file(path: impl AsRef<Path>) -> Result<Graph, ImportError> {
             limit: MAX_FILE_BYTES,
         }));
     }
-    read_bytes(&bytes, path)
+    read_bytes_with(&bytes, path, options)
 }
 
-/// Reads a model from memory; `path` names it in error messages.
+/// Reads a model from memory with the default [`ImportOptions`]; `path`
+/// names it in error messages.
 pub fn read_bytes(bytes: &[u8], path: impl Into<PathBuf>) -> Result<Graph, ImportError> {
-    read_graph(bytes).map_err(|kind| ImportError {
+    read_bytes_with(bytes, path, &ImportOptions::default())
+}
+
+/// Reads a model from memory, rejecting tensors over the limits of
+/// `options`; `path` names it in error messages.
+pub fn read_bytes_with(
+    bytes: &[u8],
+    path: impl Into<PathBuf>,
+    options: &ImportOptions,
+) -> Result<Graph, ImportError> {
+    read_graph(bytes, options).map_err(|kind| ImportError {
         path: path.into(),
         kind: Box::new(kind),
     })
 }
 
-fn read_graph(bytes: &[u8]) -> Result<Graph, ImportErrorKind> {
+fn read_graph(bytes: &[u8], limits: &ImportOptions) -> Result<Graph, ImportErrorKind> {
+    // The verifier does not check the file identifier; TFLite does.
+    if let Some(identifier) = bytes.get(4..8).filter(|identifier| identifier != b"TFL3") {
+        return Err(ImportErrorKind::Flatbuffer(format!(
+            "not a TFLite model: no TFL3 file identifier at bytes 4 to 7 (found {:?})",
+            String::from_utf8_lossy(identifier)
+        )));
+    }
     let options = VerifierOptions {
         ignore_missing_null_terminator: true,
         ..VerifierOptions::default()
@@ -81,7 +116,7 @@ fn read_graph(bytes: &[u8]) -> Result<Graph, ImportErrorKind> {
         .unwrap_or_default();
     let opcodes = read_opcodes(&model);
 
-    let tensors = tensors::read_tensors(&subgraph, &buffers, bytes)?;
+    let tensors = tensors::read_tensors(&subgraph, &buffers, bytes, limits)?;
     let tensor_count = tensors.len();
     let inputs = graph_tensor_list(subgraph.inputs(), "inputs", tensor_count)?;
     let outputs = graph_tensor_list(subgraph.outputs(), "outputs", tensor_count)?;

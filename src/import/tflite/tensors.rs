@@ -7,22 +7,72 @@
 //! biases; TFLite Micro accepts the file, the LiteRT interpreter rejects it).
 
 use super::schema;
-use crate::import::{ImportErrorKind, Location};
+use crate::import::{ImportErrorKind, ImportOptions, Location};
 use crate::model::{DataType, Quantization, Tensor};
 
 pub(super) fn read_tensors(
     subgraph: &schema::SubGraph,
     buffers: &[schema::Buffer],
     file: &[u8],
+    options: &ImportOptions,
 ) -> Result<Vec<Tensor>, ImportErrorKind> {
     let Some(tensors) = subgraph.tensors() else {
         return Ok(Vec::new());
     };
+    let mut budget = SizeBudget {
+        options,
+        total_bytes: 0,
+    };
     tensors
         .iter()
         .enumerate()
-        .map(|(index, tensor)| read_tensor(index, &tensor, buffers, file))
+        .map(|(index, tensor)| read_tensor(index, &tensor, buffers, file, &mut budget))
         .collect()
+}
+
+/// The [`ImportOptions`] limits and the bytes declared by the tensors read
+/// so far.
+struct SizeBudget<'a> {
+    options: &'a ImportOptions,
+    total_bytes: u64,
+}
+
+impl SizeBudget<'_> {
+    /// Adds a tensor of `shape` and `dtype`, or fails when it, or the sum of
+    /// all tensors so far, is over its limit. Types without a fixed size
+    /// (strings, resources) count as empty.
+    fn add(
+        &mut self,
+        shape: &[usize],
+        dtype: DataType,
+        count: usize,
+        location: &Location,
+    ) -> Result<(), ImportErrorKind> {
+        let Some(bits) = dtype.bits() else {
+            return Ok(());
+        };
+        // u64 arithmetic in u128, so the product cannot overflow.
+        let bytes = (count as u128 * u128::from(bits)).div_ceil(8);
+        let bytes = u64::try_from(bytes).unwrap_or(u64::MAX);
+        if bytes > self.options.max_tensor_bytes {
+            return Err(ImportErrorKind::TensorTooLarge {
+                location: location.clone(),
+                shape: shape.to_vec(),
+                dtype,
+                bytes,
+                limit: self.options.max_tensor_bytes,
+            });
+        }
+        self.total_bytes = self.total_bytes.saturating_add(bytes);
+        if self.total_bytes > self.options.max_total_bytes {
+            return Err(ImportErrorKind::ModelTooLarge {
+                location: location.clone(),
+                bytes: self.total_bytes,
+                limit: self.options.max_total_bytes,
+            });
+        }
+        Ok(())
+    }
 }
 
 fn read_tensor(
@@ -30,6 +80,7 @@ fn read_tensor(
     tensor: &schema::Tensor,
     buffers: &[schema::Buffer],
     file: &[u8],
+    budget: &mut SizeBudget,
 ) -> Result<Tensor, ImportErrorKind> {
     let name = tensor.name();
     let location = Location::Tensor {
@@ -51,6 +102,7 @@ fn read_tensor(
         location: location.clone(),
         shape: raw_shape.clone(),
     })?;
+    budget.add(&shape, dtype, count, &location)?;
     let data = read_data(tensor.buffer(), buffers, file, &location)?;
     if let (Some(bytes), Some(expected)) = (&data, dtype.bits().map(|_| dtype.byte_len(count))) {
         let expected = expected.ok_or_else(|| ImportErrorKind::ShapeOverflow {
@@ -67,7 +119,7 @@ fn read_tensor(
             });
         }
     }
-    let quantization = read_quantization(tensor, &shape, dtype, &location)?;
+    let quantization = read_quantization(tensor, &shape, dtype, data.is_some(), &location)?;
 
     Ok(Tensor {
         name,
@@ -172,6 +224,7 @@ fn read_quantization(
     tensor: &schema::Tensor,
     shape: &[usize],
     dtype: DataType,
+    is_constant: bool,
     location: &Location,
 ) -> Result<Option<Quantization>, ImportErrorKind> {
     let Some(params) = tensor.quantization() else {
@@ -217,6 +270,14 @@ fn read_quantization(
         axis,
     };
     quantization.check(shape).map_err(invalid)?;
+    // The operator that produces an activation divides by its scale. A
+    // constant may have a zero scale: a channel of weights that are all
+    // zero, whose multiplier is then zero.
+    if !is_constant && quantization.scales.contains(&0.0) {
+        return Err(invalid(
+            "scale 0 on a tensor without constant data; expected a finite value > 0".into(),
+        ));
+    }
     if let Some((min, max)) = dtype.int_range() {
         if let Some(bad) = quantization
             .zero_points

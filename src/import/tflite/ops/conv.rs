@@ -22,6 +22,9 @@ pub(super) fn conv_2d(ctx: &OpContext) -> Result<OpKind, ImportErrorKind> {
     let [n, h, w, cin] = dims4(input);
     let [cout, kh, kw, filter_cin] = dims4(filter);
 
+    if cin == 0 {
+        return Err(ctx.operand_error(0, "input", "has 0 channels; expected at least 1".into()));
+    }
     if filter_cin == 0 || cin % filter_cin != 0 {
         return Err(ctx.operand_error(
             1,
@@ -31,6 +34,7 @@ pub(super) fn conv_2d(ctx: &OpContext) -> Result<OpKind, ImportErrorKind> {
             ),
         ));
     }
+    // Not zero: cin >= filter_cin > 0 here.
     let groups = cin / filter_cin;
     if cout % groups != 0 {
         return Err(ctx.operand_error(
@@ -117,6 +121,7 @@ pub(super) fn fully_connected(ctx: &OpContext) -> Result<OpKind, ImportErrorKind
     let options: Options = ctx.options(options_type::FULLY_CONNECTED)?;
     let input = ctx.input(0, "input")?;
     let weights = ctx.input_of_rank(1, "weights", 2)?;
+    // Rank 2 is checked above.
     let (units, depth) = (weights.shape[0], weights.shape[1]);
     let input_count = input.element_count();
     if depth == 0 || input_count % depth != 0 {
@@ -196,6 +201,8 @@ fn check_fully_connected_output(
     Ok(())
 }
 
+/// Returns the four dimensions of a tensor that `OpContext::input_of_rank`
+/// has checked to be of rank 4, so the indexing cannot fail.
 fn dims4(tensor: &Tensor) -> [usize; 4] {
     [
         tensor.shape[0],

@@ -18,6 +18,7 @@ fn pool_2d(ctx: &OpContext) -> Result<Pool2dAttrs, ImportErrorKind> {
     ctx.expect_counts(1..=1, 1)?;
     let options = ctx.options(options_type::POOL_2D)?;
     let input = ctx.input_of_rank(0, "input", 4)?;
+    // Rank 4 is checked above.
     let (n, h, w, c) = (
         input.shape[0],
         input.shape[1],

@@ -140,7 +140,13 @@ pub(super) fn concatenation(ctx: &OpContext) -> Result<OpKind, ImportErrorKind> 
                 ),
             ));
         }
-        expected[axis] += input.shape[axis];
+        expected[axis] = expected[axis]
+            .checked_add(input.shape[axis])
+            .ok_or_else(|| {
+                ctx.output_error(format!(
+                    "the sum of the inputs' extents along axis {axis} overflows"
+                ))
+            })?;
     }
     ctx.expect_output_shape(&expected)?;
     Ok(OpKind::Concatenation {
