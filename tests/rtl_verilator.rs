@@ -314,7 +314,7 @@ fn digits_example_layers_match_rtl() {
     let digits = repo.join("examples").join("digits");
     let graph = fxsim::import::tflite::read_file(digits.join("model.tflite")).unwrap();
     let input = fxsim::io::read_npy(&digits.join("input.npy")).unwrap();
-    let hw = HwConfig::load(&repo.join("examples").join("hw").join("zynq7020.toml")).unwrap();
+    let hw = HwConfig::load(repo.join("examples").join("hw").join("zynq7020.toml")).unwrap();
     let root = temporary("rtl-digits");
     let layers = check_model(
         shared_builds(),
