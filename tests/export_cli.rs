@@ -1,7 +1,9 @@
 //! `fxsim export` and `fxsim verify` as a user runs them: the committed
 //! test vectors regenerate byte for byte, a dump with one changed element
 //! is reported at exactly that element, unreadable input exits 2, and a
-//! failing export leaves nothing behind.
+//! failing export leaves nothing behind. Also the faults a new user met:
+//! ambiguous dump pairing, export deleting user files, read errors worded
+//! as write errors, ignored `--file`, padding in the counts and plurals.
 
 mod common;
 
@@ -363,10 +365,9 @@ fn verify_rejects_two_dumps_for_one_golden() {
         dumps.join("layer006_output.mem"),
     )
     .unwrap();
-    let values = write_decimal_dump(&golden, "layer006_output.mem", &dumps.join("wrong.txt"));
+    let values = tensor_values(&golden, "layer006_output.mem");
     let wrong: Vec<String> = values.iter().map(|v| (v ^ 1).to_string()).collect();
     std::fs::write(dumps.join("layer006_output.txt"), wrong.join("\n")).unwrap();
-    std::fs::remove_file(dumps.join("wrong.txt")).unwrap();
 
     let output = fxsim(&["verify", golden.to_str().unwrap(), dumps.to_str().unwrap()]);
     let message = stderr(&output);
@@ -408,7 +409,7 @@ fn verify_summary_names_compared_dump() {
 }
 
 /// A missing export directory, a directory without manifest.json and a
-/// missing dump: each message says what could not be read, with the
+/// missing dump: each message names what could not be read, with the
 /// operating system's wording, never "cannot write" or "entity not found".
 #[test]
 fn verify_missing_inputs_say_cannot_read() {
@@ -447,8 +448,8 @@ fn verify_missing_inputs_say_cannot_read() {
     assert!(!stderr(&output).contains("entity not found"));
 }
 
-/// `--file` names the golden file of one dump file; with a dump directory
-/// it cannot apply, so it must be an error instead of being ignored.
+/// `--file` names the golden file of one dump file. It cannot apply to a
+/// dump directory, so it must be an error there instead of being ignored.
 #[test]
 fn verify_file_with_dump_directory_exits_2() {
     let golden = export_example("verify_file_with_dump_directory_exits_2");
@@ -497,8 +498,8 @@ fn verify_notes_skipped_dump_files() {
     assert!(stdout(&output).contains("1 file, 10 elements compared"));
 }
 
-/// `--layer` for an operator the export has no files of says so and lists
-/// the layers it has, instead of "no dump to compare".
+/// `--layer` for an operator the export has no files of is reported as
+/// such, with the layers it has, instead of "no dump to compare".
 #[test]
 fn verify_unknown_layer_lists_layers() {
     let golden = export_example("verify_unknown_layer_lists_layers");

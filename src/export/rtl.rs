@@ -235,8 +235,9 @@ fn run_script(runs: &[RtlRun]) -> String {
     let mut script = String::from(
         "#!/bin/sh\n\
          # Usage, from the export directory: sh rtl/run.sh [OUT]\n\
-         # Builds fx_tb with Verilator into OUT/build and runs every covered\n\
-         # layer. The dumps go to OUT, which `fxsim verify . OUT` compares.\n\
+         # Builds fx_tb with Verilator into OUT/build, one build per parameter\n\
+         # set and RTL source text, and runs every covered layer. The dumps go\n\
+         # to OUT, which `fxsim verify . OUT` compares.\n\
          # OUT defaults to NAME.rtl_out beside this export directory NAME and\n\
          # must not contain a | character.\n\
          set -e\n\
@@ -247,7 +248,7 @@ fn run_script(runs: &[RtlRun]) -> String {
         let _ = write!(
             script,
             "params=$(cat rtl/layer{index:03}.params | tr '\\n' ' ')\n\
-             build=\"$out/build/$(echo \"$params\" | cksum | cut -d' ' -f1)\"\n\
+             build=\"$out/build/$( (echo \"$params\"; cat rtl/*.v rtl/fx_tb.sv) | cksum | cut -d' ' -f1)\"\n\
              [ -x \"$build/Vfx_tb\" ] || verilator --binary -Wno-fatal -Wno-lint -Wno-style \
              --top-module fx_tb -Mdir \"$build\" $params rtl/*.v rtl/fx_tb.sv > \"$build.log\" 2>&1 \
              || {{ cat \"$build.log\"; exit 1; }}\n\
@@ -262,6 +263,29 @@ fn run_script(runs: &[RtlRun]) -> String {
 mod tests {
     use super::*;
     use crate::numeric::lfsr::POLYNOMIAL;
+
+    #[test]
+    fn is_rtl_file_accepts_written_names_only() {
+        for name in [
+            "fx_core.v",
+            "fx_tb.sv",
+            "layer003.params",
+            "layer12.plusargs",
+            "run.sh",
+            "uncovered.txt",
+        ] {
+            assert!(is_rtl_file(name), "{name}");
+        }
+        for name in [
+            "notes.txt",
+            "layer.params",
+            "layer003x.params",
+            "fx_core.v.bak",
+            "Vfx_tb",
+        ] {
+            assert!(!is_rtl_file(name), "{name}");
+        }
+    }
 
     fn record(index: usize, values: &[(&str, i64)]) -> LayerRecord {
         let mut record = LayerRecord {
