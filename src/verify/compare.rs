@@ -42,7 +42,8 @@ pub struct Mismatch {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FileComparison {
     pub file: String,
-    /// The dump compared with `file`, as given or found in the dump directory.
+    /// The dump compared with `file`, as given or found in the dump
+    /// directory; empty until the caller sets it.
     pub dump: String,
     /// Tensor elements compared: the tensor's element count for a golden
     /// tensor file, every element of the image otherwise. Padding elements
@@ -191,7 +192,7 @@ impl Collector<'_, '_> {
 }
 
 /// Compares a hex dump word by word; the last word at an address wins.
-pub fn compare_hex(golden: &Golden, dump_name: &str, dump: HexDump, max: usize) -> FileComparison {
+pub fn compare_hex(golden: &Golden, dump: HexDump, max: usize) -> FileComparison {
     let entry = golden.entry;
     let mut in_range: Vec<Option<HexWord>> = vec![None; entry.depth as usize];
     let mut beyond: HashMap<u64, ()> = HashMap::new();
@@ -209,7 +210,7 @@ pub fn compare_hex(golden: &Golden, dump_name: &str, dump: HexDump, max: usize) 
         max,
         comparison: FileComparison {
             file: entry.name.clone(),
-            dump: dump_name.to_string(),
+            dump: String::new(),
             elements: golden.tensor_elements(),
             mismatched: 0,
             padding_mismatched: 0,
@@ -238,12 +239,7 @@ pub fn compare_hex(golden: &Golden, dump_name: &str, dump: HexDump, max: usize) 
 /// Compares a decimal dump: in file order (word by word, every element of
 /// a word, padding included, so padding must be 0 as in a hex dump) or, when its length is the tensor's element
 /// count instead, in the tensor's row-major order.
-pub fn compare_decimal(
-    golden: &Golden,
-    dump_name: &str,
-    values: &[DecimalValue],
-    max: usize,
-) -> FileComparison {
+pub fn compare_decimal(golden: &Golden, values: &[DecimalValue], max: usize) -> FileComparison {
     let entry = golden.entry;
     let per_word = entry.elements_per_word as usize;
     let file_order = golden.image_elements();
@@ -260,7 +256,7 @@ pub fn compare_decimal(
         max,
         comparison: FileComparison {
             file: entry.name.clone(),
-            dump: dump_name.to_string(),
+            dump: String::new(),
             elements: golden.tensor_elements(),
             mismatched: 0,
             padding_mismatched: 0,

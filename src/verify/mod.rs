@@ -443,20 +443,16 @@ fn compare_file(
         .format
         .unwrap_or_else(|| DumpFormat::from_path(dump_path));
     let max = request.max;
-    let dump_name = dump_path.display().to_string();
-    match format {
-        DumpFormat::Hex => Ok(compare_hex(
-            &golden,
-            &dump_name,
-            parse_hex(dump_path, &text)?,
-            max,
-        )),
+    let mut comparison = match format {
+        DumpFormat::Hex => compare_hex(&golden, parse_hex(dump_path, &text)?, max),
         DumpFormat::Decimal => {
             let values = parse::parse_decimal_dump(&text)
                 .map_err(|offset| parse_error(dump_path, DumpFormat::Decimal, &text, offset))?;
-            Ok(compare_decimal(&golden, &dump_name, &values, max))
+            compare_decimal(&golden, &values, max)
         }
-    }
+    };
+    comparison.dump = dump_path.display().to_string();
+    Ok(comparison)
 }
 
 fn read_text(path: &Path) -> Result<String, VerifyError> {
