@@ -22,7 +22,8 @@ pub struct ExportArgs {
     /// Input tensor (.npy in the model input's type).
     #[arg(long)]
     pub input: PathBuf,
-    /// Output directory, replaced when it contains an earlier export.
+    /// Output directory, replaced when it contains an earlier export and
+    /// nothing else.
     #[arg(long)]
     pub out: PathBuf,
     /// Also write each MAC layer's accumulators before the PPU.
