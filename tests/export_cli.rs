@@ -1,7 +1,9 @@
 //! `fxsim export` and `fxsim verify` as a user runs them: the committed
 //! test vectors regenerate byte for byte, a dump with one changed element
 //! is reported at exactly that element, unreadable input exits 2, and a
-//! failing export leaves nothing behind.
+//! failing export leaves nothing behind. Also the faults a new user met:
+//! ambiguous dump pairing, export deleting user files, read errors worded
+//! as write errors, ignored `--file`, padding in the counts and plurals.
 
 mod common;
 
@@ -213,7 +215,13 @@ fn verify_identical_dump_exits_0() {
         "6",
     ]);
     assert_eq!(output.status.code(), Some(0), "{}", stdout(&output));
-    assert!(stdout(&output).contains("1 files, 16 elements compared, 0 differ"));
+    // FULLY_CONNECTED [1, 10]: the 6 padding elements of the last column
+    // tile are checked but not counted.
+    assert!(
+        stdout(&output).contains("1 file, 10 elements compared, 0 differ"),
+        "{}",
+        stdout(&output)
+    );
 }
 
 #[test]
@@ -332,5 +340,296 @@ fn verify_reports_unknown_bits() {
         "{text}"
     );
     assert!(text.contains(", got x/z"), "{text}");
-    assert!(text.contains("MISMATCH, 1 of 16 elements differ"), "{text}");
+    assert!(text.contains("MISMATCH, 1 of 10 elements differ"), "{text}");
+}
+
+/// Writes the golden image `name` of `golden` in tensor order as a decimal
+/// dump at `path`.
+fn write_decimal_dump(golden: &Path, name: &str, path: &Path) -> Vec<i64> {
+    let values = tensor_values(golden, name);
+    let lines: Vec<String> = values.iter().map(i64::to_string).collect();
+    std::fs::write(path, lines.join("\n") + "\n").unwrap();
+    values
+}
+
+/// Two dumps in one directory that pair with the same golden file: a
+/// correct `.mem` and a wrong `.txt`. Comparing only the first by name
+/// would pass, so verify must exit 2 and name both dumps and the golden file.
+#[test]
+fn verify_rejects_two_dumps_for_one_golden() {
+    let golden = export_example("verify_rejects_two_dumps_for_one_golden");
+    let dumps = golden.with_file_name("dumps");
+    std::fs::create_dir_all(&dumps).unwrap();
+    std::fs::copy(
+        golden.join("layer006_output.mem"),
+        dumps.join("layer006_output.mem"),
+    )
+    .unwrap();
+    let values = tensor_values(&golden, "layer006_output.mem");
+    let wrong: Vec<String> = values.iter().map(|v| (v ^ 1).to_string()).collect();
+    std::fs::write(dumps.join("layer006_output.txt"), wrong.join("\n")).unwrap();
+
+    let output = fxsim(&["verify", golden.to_str().unwrap(), dumps.to_str().unwrap()]);
+    let message = stderr(&output);
+    assert_eq!(
+        output.status.code(),
+        Some(2),
+        "{}{message}",
+        stdout(&output)
+    );
+    assert!(message.contains("layer006_output.mem and "), "{message}");
+    assert!(
+        message.contains("layer006_output.txt both pair"),
+        "{message}"
+    );
+    assert!(
+        message.contains("golden file layer006_output.mem"),
+        "{message}"
+    );
+}
+
+/// The per-file summary names the dump compared, not only the golden
+/// file, so a user sees which of their files was read.
+#[test]
+fn verify_summary_names_compared_dump() {
+    let golden = export_example("verify_summary_names_compared_dump");
+    let dumps = golden.with_file_name("dumps");
+    std::fs::create_dir_all(&dumps).unwrap();
+    let dump = dumps.join("layer006_output.txt");
+    write_decimal_dump(&golden, "layer006_output.mem", &dump);
+
+    let output = fxsim(&["verify", golden.to_str().unwrap(), dumps.to_str().unwrap()]);
+    let text = stdout(&output);
+    assert_eq!(output.status.code(), Some(0), "{text}{}", stderr(&output));
+    let expected = format!(
+        "{} against layer006_output.mem: ok, 0 of 10 elements differ",
+        dump.display()
+    );
+    assert!(text.contains(&expected), "{text}");
+}
+
+/// A missing export directory, a directory without manifest.json and a
+/// missing dump: each message names what could not be read, with the
+/// operating system's wording, never "cannot write" or "entity not found".
+#[test]
+fn verify_missing_inputs_say_cannot_read() {
+    let golden = export_example("verify_missing_inputs_say_cannot_read");
+    let dump = golden.join("layer006_output.mem");
+    let work = golden.parent().unwrap();
+
+    let absent = work.join("absent");
+    let output = fxsim(&["verify", absent.to_str().unwrap(), dump.to_str().unwrap()]);
+    assert_eq!(output.status.code(), Some(2));
+    let expected = format!("{}: export directory does not exist", absent.display());
+    assert!(stderr(&output).contains(&expected), "{}", stderr(&output));
+
+    let empty = work.join("empty");
+    std::fs::create_dir_all(&empty).unwrap();
+    let output = fxsim(&["verify", empty.to_str().unwrap(), dump.to_str().unwrap()]);
+    assert_eq!(output.status.code(), Some(2));
+    let expected = format!(
+        "{}: cannot read: No such file or directory",
+        empty.join("manifest.json").display()
+    );
+    assert!(stderr(&output).contains(&expected), "{}", stderr(&output));
+
+    let missing = work.join("layer006_output.mem");
+    let output = fxsim(&[
+        "verify",
+        golden.to_str().unwrap(),
+        missing.to_str().unwrap(),
+    ]);
+    assert_eq!(output.status.code(), Some(2));
+    let expected = format!(
+        "{}: cannot read: No such file or directory",
+        missing.display()
+    );
+    assert!(stderr(&output).contains(&expected), "{}", stderr(&output));
+    assert!(!stderr(&output).contains("entity not found"));
+}
+
+/// `--file` names the golden file of one dump file. It cannot apply to a
+/// dump directory, so it must be an error there instead of being ignored.
+#[test]
+fn verify_file_with_dump_directory_exits_2() {
+    let golden = export_example("verify_file_with_dump_directory_exits_2");
+    let dumps = golden.with_file_name("dumps");
+    std::fs::create_dir_all(&dumps).unwrap();
+    std::fs::copy(golden.join("layer006_output.mem"), dumps.join("out.mem")).unwrap();
+    let output = fxsim(&[
+        "verify",
+        golden.to_str().unwrap(),
+        dumps.to_str().unwrap(),
+        "--file",
+        "layer006_output.mem",
+    ]);
+    assert_eq!(output.status.code(), Some(2), "{}", stdout(&output));
+    assert!(
+        stderr(&output)
+            .contains("is a directory; --file layer006_output.mem applies to a single dump file"),
+        "{}",
+        stderr(&output)
+    );
+}
+
+/// A dump directory's files that pair with no golden file are skipped with
+/// one note each on standard error, so a misnamed dump is not lost quietly.
+#[test]
+fn verify_notes_skipped_dump_files() {
+    let golden = export_example("verify_notes_skipped_dump_files");
+    let dumps = golden.with_file_name("dumps");
+    std::fs::create_dir_all(&dumps).unwrap();
+    std::fs::copy(
+        golden.join("layer006_output.mem"),
+        dumps.join("layer006_output.mem"),
+    )
+    .unwrap();
+    std::fs::copy(golden.join("layer006_output.mem"), dumps.join("layer6.mem")).unwrap();
+    std::fs::create_dir_all(dumps.join("build")).unwrap();
+
+    let output = fxsim(&["verify", golden.to_str().unwrap(), dumps.to_str().unwrap()]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let notes: Vec<String> = stderr(&output).lines().map(str::to_string).collect();
+    let expected = format!(
+        "note: {}: skipped, it matches no golden file that verify compares",
+        dumps.join("layer6.mem").display()
+    );
+    assert_eq!(notes, vec![expected]);
+    assert!(stdout(&output).contains("1 file, 10 elements compared"));
+}
+
+/// `--layer` for an operator the export has no files of is reported as
+/// such, with the layers it has, instead of "no dump to compare".
+#[test]
+fn verify_unknown_layer_lists_layers() {
+    let golden = export_example("verify_unknown_layer_lists_layers");
+    let output = fxsim(&[
+        "verify",
+        golden.to_str().unwrap(),
+        golden.to_str().unwrap(),
+        "--layer",
+        "99",
+    ]);
+    assert_eq!(output.status.code(), Some(2));
+    let expected = format!(
+        "{}: the export has no layer 99; its layers are 0, 1, 2, 3, 4, 5, 6, 7",
+        golden.display()
+    );
+    assert!(stderr(&output).contains(&expected), "{}", stderr(&output));
+}
+
+/// A partial last column tile: [1, 10] on 8 columns has 6 padding
+/// elements in word 1. The counts are of the 10 tensor elements in hex as in decimal
+/// tensor order, and a nonzero padding element is a mismatch of its own.
+#[test]
+fn verify_counts_padding_apart() {
+    let golden = export_example("verify_counts_padding_apart");
+    let dump = golden.with_file_name("layer007_output.mem");
+    let text = std::fs::read_to_string(golden.join("layer007_output.mem")).unwrap();
+    // Element 4 of word 1 would be channel 12, past the last channel 9.
+    std::fs::write(&dump, change_element(&text, 1, 4, 8)).unwrap();
+    let output = fxsim(&["verify", golden.to_str().unwrap(), dump.to_str().unwrap()]);
+    let text = stdout(&output);
+    assert_eq!(output.status.code(), Some(1), "{text}{}", stderr(&output));
+    assert!(
+        text.contains("MISMATCH, 0 of 10 elements differ, 1 padding element not 0"),
+        "{text}"
+    );
+    assert!(
+        text.contains("word 1 element 4 (padding element)"),
+        "{text}"
+    );
+
+    let decimal = golden.with_file_name("layer007_output.txt");
+    write_decimal_dump(&golden, "layer007_output.mem", &decimal);
+    let output = fxsim(&[
+        "verify",
+        golden.to_str().unwrap(),
+        decimal.to_str().unwrap(),
+    ]);
+    assert_eq!(output.status.code(), Some(0), "{}", stdout(&output));
+    assert!(stdout(&output).contains("ok, 0 of 10 elements differ"));
+}
+
+/// Words past the golden depth are counted with the right grammar.
+#[test]
+fn verify_one_extra_word_is_singular() {
+    let golden = export_example("verify_one_extra_word_is_singular");
+    let dump = golden.with_file_name("layer007_output.mem");
+    let text = std::fs::read_to_string(golden.join("layer007_output.mem")).unwrap();
+    std::fs::write(&dump, format!("{text}@5\n00\n")).unwrap();
+    let output = fxsim(&["verify", golden.to_str().unwrap(), dump.to_str().unwrap()]);
+    let text = stdout(&output);
+    assert_eq!(output.status.code(), Some(1), "{text}");
+    assert!(text.contains(", 1 word beyond the golden depth"), "{text}");
+}
+
+/// Exporting again deletes the directory it replaces, so an entry the
+/// export did not write (a user's notes, the `rtl_out/` of a hand run)
+/// must make it exit 2 naming the entries, and keep them.
+#[test]
+fn export_again_keeps_user_files() {
+    let out = export_example("export_again_keeps_user_files");
+    std::fs::write(out.join("notes.txt"), "mine").unwrap();
+    std::fs::create_dir_all(out.join("rtl_out")).unwrap();
+    std::fs::write(out.join("rtl_out").join("layer000_output.mem"), "00\n").unwrap();
+
+    let output = export(&out, &repo(EXAMPLE[2]));
+    assert_eq!(output.status.code(), Some(2), "{}", stdout(&output));
+    assert!(
+        stderr(&output).contains("contains notes.txt, rtl_out/, which fxsim export did not write"),
+        "{}",
+        stderr(&output)
+    );
+    assert!(out.join("notes.txt").is_file());
+    assert!(out.join("rtl_out").join("layer000_output.mem").is_file());
+
+    std::fs::remove_file(out.join("notes.txt")).unwrap();
+    std::fs::remove_dir_all(out.join("rtl_out")).unwrap();
+    let output = export(&out, &repo(EXAMPLE[2]));
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+}
+
+/// Counts the files under `dir`, its subdirectories included, but not the
+/// export marker.
+fn count_files(dir: &Path) -> usize {
+    let mut count = 0;
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let entry = entry.unwrap();
+        if entry.file_type().unwrap().is_dir() {
+            count += count_files(&entry.path());
+        } else if entry.file_name() != ".fxsim-export" {
+            count += 1;
+        }
+    }
+    count
+}
+
+/// `export --rtl` counts the files of rtl/ in its summary, and says how
+/// many of them are there.
+#[test]
+fn export_rtl_counts_rtl_files() {
+    let work = scratch("export_rtl_counts_rtl_files");
+    let out = work.join("export");
+    let [model, input, hw] = EXAMPLE;
+    let output = fxsim(&[
+        "export",
+        &repo(model),
+        "--hw",
+        &repo(hw),
+        "--input",
+        &repo(input),
+        "--out",
+        out.to_str().unwrap(),
+        "--rtl",
+    ]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let rtl_files = count_files(&out.join("rtl"));
+    let expected = format!(
+        "wrote {} files to {} ({rtl_files} of them in {})\n",
+        count_files(&out),
+        out.display(),
+        out.join("rtl").display()
+    );
+    assert_eq!(stdout(&output), expected);
 }

@@ -385,3 +385,86 @@ fn tiny_example_variants_match_rtl() {
     }
     std::fs::remove_dir_all(&root).ok();
 }
+
+/// Lists the entry names of `dir`, sorted.
+fn entry_names(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .unwrap_or_else(|error| panic!("{}: {error}", dir.display()))
+        .map(|entry| {
+            entry
+                .expect("a directory entry")
+                .file_name()
+                .to_string_lossy()
+                .into_owned()
+        })
+        .collect();
+    names.sort();
+    names
+}
+
+/// `rtl/run.sh` as a user runs it on the digits example: it writes its
+/// dumps and builds to `NAME.rtl_out` beside the export and nothing into
+/// the export, so `fxsim verify` passes on the dumps and exporting again
+/// succeeds and keeps them.
+#[test]
+fn run_script_writes_beside_export() {
+    if skip_without_verilator() {
+        return;
+    }
+    let repo = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let digits = repo.join("examples").join("digits");
+    let graph = fxsim::import::tflite::read_file(digits.join("model.tflite")).unwrap();
+    let input = fxsim::io::read_npy(&digits.join("input.npy")).unwrap();
+    let hw = HwConfig::load(repo.join("examples").join("hw").join("zynq7020.toml")).unwrap();
+    let root = temporary("rtl-run-script");
+    let dir = root.join("vectors");
+    let options = ExportOptions {
+        accumulators: true,
+        rtl: true,
+    };
+    let progress = fxsim::analysis::accum::NoProgress;
+    let export_once = || {
+        export(
+            &dir,
+            &graph,
+            &hw,
+            input.clone(),
+            ExportSources::default(),
+            options,
+            &progress,
+        )
+    };
+    export_once().expect("the export succeeds");
+    let before = entry_names(&dir);
+
+    let output = std::process::Command::new("sh")
+        .arg("rtl/run.sh")
+        .current_dir(&dir)
+        .output()
+        .expect("sh runs");
+    let printed = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "{printed}{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert_eq!(
+        printed
+            .lines()
+            .filter(|line| line.contains("ppu_latency_cycles="))
+            .count(),
+        4,
+        "{printed}"
+    );
+    assert_eq!(entry_names(&dir), before, "run.sh wrote into the export");
+
+    let dumps = root.join("vectors.rtl_out");
+    let report = verify(&dir, &dumps, &VerifyRequest::default()).expect("verify runs");
+    assert_eq!(report.files.len(), 8, "{}", report.to_text());
+    assert!(report.matches(), "{}", report.to_text());
+    assert!(report.skipped.is_empty(), "{:?}", report.skipped);
+
+    export_once().expect("exporting again succeeds");
+    assert!(dumps.join("layer006_output.mem").is_file());
+    std::fs::remove_dir_all(&root).ok();
+}

@@ -12,9 +12,11 @@
 //               rounding: see fx_core; the group jump is x^(32*n)
 // The memories read asynchronously, so this is a simulation model, not a
 // memory system to synthesize. Prints one line:
-//   fxsim-rtl: compute_cycles=C ppu_cycles=P
-// (summed over the groups) and exits through $finish, or $fatal when a value is missing or the layer
-// does not finish within +max_cycles (default 50,000,000).
+//   fxsim-rtl: compute_cycles=C ppu_latency_cycles=P
+// (summed over the groups) and exits through $finish, or $fatal when a value
+// is missing or the layer does not finish within +max_cycles (default
+// 50,000,000). P is the PPU pipeline latency after the last pass, not the
+// PPU throughput cycles that `fxsim estimate` reports as ppu_cycles.
 module fx_tb;
     parameter ROWS = 4;
     parameter COLS = 4;
@@ -242,7 +244,7 @@ module fx_tb;
         $writememh(path, outputs, 0, ((groups * n + COLS - 1) / COLS) * m - 1);
         read_image("accumulators", 0, found);
         if (found != 0) $writememh(path, accumulators, 0, groups * tiles * m - 1);
-        $display("fxsim-rtl: compute_cycles=%0d ppu_cycles=%0d", total_compute, total_ppu);
+        $display("fxsim-rtl: compute_cycles=%0d ppu_latency_cycles=%0d", total_compute, total_ppu);
         $finish;
     end
 endmodule

@@ -22,7 +22,8 @@ pub struct ExportArgs {
     /// Input tensor (.npy in the model input's type).
     #[arg(long)]
     pub input: PathBuf,
-    /// Output directory, replaced when it contains an earlier export.
+    /// Output directory, replaced when it contains an earlier export and
+    /// nothing else.
     #[arg(long)]
     pub out: PathBuf,
     /// Also write each MAC layer's accumulators before the PPU.
@@ -60,11 +61,26 @@ pub fn run(args: &ExportArgs) -> anyhow::Result<String> {
             .with_context(|| format!("{}: export failed", args.model.display()))?;
     progress.bar.finish_and_clear();
 
-    Ok(format!(
-        "wrote {} files to {}\n",
-        manifest.files.len() + 1,
+    // The manifest lists every file but itself and the files of rtl/.
+    let files = manifest.files.len() as u64 + 1;
+    let rtl_dir = args.out.join("rtl");
+    let rtl_files = if args.rtl {
+        std::fs::read_dir(&rtl_dir)
+            .with_context(|| format!("{}: cannot read", rtl_dir.display()))?
+            .count() as u64
+    } else {
+        0
+    };
+    let mut summary = format!(
+        "wrote {} to {}",
+        fxsim::verify::count(files + rtl_files, "file"),
         args.out.display()
-    ))
+    );
+    if rtl_files > 0 {
+        summary.push_str(&format!(" ({rtl_files} of them in {})", rtl_dir.display()));
+    }
+    summary.push('\n');
+    Ok(summary)
 }
 
 fn file_name(path: &Path) -> String {

@@ -64,6 +64,7 @@ pub fn run(args: &VerifyArgs) -> anyhow::Result<()> {
         max: args.max,
     };
     let report = fxsim::verify::verify(&args.golden_dir, &args.rtl_dump, &request)?;
+    eprint!("{}", report.skipped_notes());
     crate::emit(&report.to_text())?;
     if report.matches() {
         Ok(())

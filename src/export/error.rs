@@ -61,6 +61,18 @@ pub enum ExportError {
         source: std::io::Error,
     },
 
+    #[error("{}: cannot read: {source}", path.display())]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+
+    #[error("{}: export directory does not exist", path.display())]
+    MissingDir { path: PathBuf },
+
+    #[error("{}: contains {entries}, which fxsim export did not write; exporting again would delete them, so move them out of the directory or choose another --out", path.display())]
+    ForeignEntries { path: PathBuf, entries: String },
+
     #[error("{}: invalid manifest: {message}", path.display())]
     Manifest { path: PathBuf, message: String },
 

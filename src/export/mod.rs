@@ -5,12 +5,14 @@
 //!
 //! [`export`] validates the request, runs the one executor, then emits
 //! every file into a staging directory beside the target and renames it
-//! into place, so an error leaves nothing behind. `docs/formats.md` fixes
+//! into place, so an error leaves nothing behind. An earlier export is
+//! replaced only when it holds nothing but the files an export writes. `docs/formats.md` fixes
 //! every layout; [`manifest`] describes the files for tools. Limitation:
 //! only the weight-stationary dataflow is written, and every intermediate
 //! tensor is held in memory during the export.
 
 mod error;
+mod existing;
 pub mod golden;
 pub mod layer;
 pub mod manifest;
@@ -114,6 +116,7 @@ impl<'g> Export<'g> {
     /// Runs the network and writes every file into `dir`, atomically.
     pub fn emit(&self, dir: &Path, progress: &dyn Progress) -> Result<Manifest, ExportError> {
         crate::io::check_output_dir(dir, EXPORT_DIR)?;
+        existing::check_no_foreign_entries(dir)?;
         let inputs = [self.input.clone()];
         let (execution, accumulators) = if self.options.accumulators {
             self.executor.run_capturing(&inputs)?
@@ -298,8 +301,13 @@ pub fn export(
 
 /// Reads and parses `manifest.json` in `dir`.
 pub fn read_manifest(dir: &Path) -> Result<Manifest, ExportError> {
+    if !dir.exists() {
+        return Err(ExportError::MissingDir {
+            path: dir.to_path_buf(),
+        });
+    }
     let path: PathBuf = dir.join("manifest.json");
-    let text = fs::read_to_string(&path).map_err(|source| ExportError::Io {
+    let text = fs::read_to_string(&path).map_err(|source| ExportError::Read {
         path: path.clone(),
         source,
     })?;

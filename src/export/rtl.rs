@@ -71,6 +71,20 @@ pub struct RtlRun {
     pub plusargs: Vec<String>,
 }
 
+/// True when `name` is a file that `--rtl` writes into `rtl/`: a source
+/// (`fx_*.v`, `fx_*.sv`), a layer's `layerNNN.params` or `layerNNN.plusargs`,
+/// `uncovered.txt` or `run.sh`.
+pub fn is_rtl_file(name: &str) -> bool {
+    let source = name.starts_with("fx_") && (name.ends_with(".v") || name.ends_with(".sv"));
+    let layer = name.strip_prefix("layer").is_some_and(|rest| {
+        let stem = rest
+            .strip_suffix(".params")
+            .or_else(|| rest.strip_suffix(".plusargs"));
+        stem.is_some_and(|digits| !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()))
+    });
+    source || layer || name == "uncovered.txt" || name == "run.sh"
+}
+
 /// Returns field `name` of a `layers.mem` record.
 fn field(record: &LayerRecord, name: &str) -> i64 {
     LAYER_FIELDS
@@ -213,25 +227,32 @@ pub fn write_rtl(
 }
 
 /// Returns a shell script that builds the testbench once per distinct parameter
-/// set and runs every covered layer from the export directory.
+/// set and runs every covered layer from the export directory. It writes
+/// nothing into the export directory: the dumps and builds go to `OUT`
+/// (the first argument, by default `NAME.rtl_out` beside the export
+/// directory `NAME`), so exporting again cannot delete them.
 fn run_script(runs: &[RtlRun]) -> String {
     let mut script = String::from(
         "#!/bin/sh\n\
-         # Builds fx_tb with Verilator and runs every covered layer; dumps go\n\
-         # to rtl_out/, which `fxsim verify . rtl_out` compares. Run from the\n\
-         # export directory: sh rtl/run.sh\n\
+         # Usage, from the export directory: sh rtl/run.sh [OUT]\n\
+         # Builds fx_tb with Verilator into OUT/build, one build per parameter\n\
+         # set and RTL source text, and runs every covered layer. The dumps go\n\
+         # to OUT, which `fxsim verify . OUT` compares.\n\
+         # OUT defaults to NAME.rtl_out beside this export directory NAME and\n\
+         # must not contain a | character.\n\
          set -e\n\
-         mkdir -p rtl_out rtl_build\n",
+         out=${1:-../$(basename \"$PWD\").rtl_out}\n\
+         mkdir -p \"$out/build\"\n",
     );
     for run in runs {
         let _ = write!(
             script,
             "params=$(cat rtl/layer{index:03}.params | tr '\\n' ' ')\n\
-             build=rtl_build/$(echo \"$params\" | cksum | cut -d' ' -f1)\n\
+             build=\"$out/build/$( (echo \"$params\"; cat rtl/*.v rtl/fx_tb.sv) | cksum | cut -d' ' -f1)\"\n\
              [ -x \"$build/Vfx_tb\" ] || verilator --binary -Wno-fatal -Wno-lint -Wno-style \
              --top-module fx_tb -Mdir \"$build\" $params rtl/*.v rtl/fx_tb.sv > \"$build.log\" 2>&1 \
              || {{ cat \"$build.log\"; exit 1; }}\n\
-             echo \"layer {index}: $(\"$build/Vfx_tb\" $(cat rtl/layer{index:03}.plusargs) | grep fxsim-rtl)\"\n",
+             echo \"layer {index}: $(\"$build/Vfx_tb\" $(sed \"s|=rtl_out/|=$out/|\" rtl/layer{index:03}.plusargs) | grep fxsim-rtl)\"\n",
             index = run.index
         );
     }
@@ -242,6 +263,29 @@ fn run_script(runs: &[RtlRun]) -> String {
 mod tests {
     use super::*;
     use crate::numeric::lfsr::POLYNOMIAL;
+
+    #[test]
+    fn is_rtl_file_accepts_written_names_only() {
+        for name in [
+            "fx_core.v",
+            "fx_tb.sv",
+            "layer003.params",
+            "layer12.plusargs",
+            "run.sh",
+            "uncovered.txt",
+        ] {
+            assert!(is_rtl_file(name), "{name}");
+        }
+        for name in [
+            "notes.txt",
+            "layer.params",
+            "layer003x.params",
+            "fx_core.v.bak",
+            "Vfx_tb",
+        ] {
+            assert!(!is_rtl_file(name), "{name}");
+        }
+    }
 
     fn record(index: usize, values: &[(&str, i64)]) -> LayerRecord {
         let mut record = LayerRecord {

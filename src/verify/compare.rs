@@ -42,10 +42,18 @@ pub struct Mismatch {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FileComparison {
     pub file: String,
-    /// Elements compared (the golden file's elements).
+    /// The dump compared with `file`, as given or found in the dump
+    /// directory; empty until the caller sets it.
+    pub dump: String,
+    /// Tensor elements compared: the tensor's element count for a golden
+    /// tensor file, every element of the image otherwise. Padding elements
+    /// of a partial last column tile are not counted here.
     pub elements: u64,
-    /// Elements that differ, x or z included.
+    /// Tensor elements that differ, x or z included.
     pub mismatched: u64,
+    /// Padding elements (past the last channel of a column tile) that are
+    /// not 0 in the dump; `docs/formats.md` requires them to be 0.
+    pub padding_mismatched: u64,
     /// Words in the dump beyond the golden depth.
     pub extra_words: u64,
     /// The first mismatches, at most the requested count, in word order.
@@ -53,9 +61,10 @@ pub struct FileComparison {
 }
 
 impl FileComparison {
-    /// True when every element matched and nothing extra was dumped.
+    /// True when every element matched, padding included, and nothing
+    /// extra was dumped.
     pub fn matches(&self) -> bool {
-        self.mismatched == 0 && self.extra_words == 0
+        self.mismatched == 0 && self.padding_mismatched == 0 && self.extra_words == 0
     }
 }
 
@@ -78,8 +87,26 @@ impl Golden<'_> {
         })
     }
 
-    fn elements(&self) -> u64 {
+    /// Every element of the image, padding included.
+    fn image_elements(&self) -> u64 {
         self.entry.depth * u64::from(self.entry.elements_per_word)
+    }
+
+    /// The elements that hold tensor values: the tensor's element count for
+    /// a tensor file, every element of the image otherwise.
+    fn tensor_elements(&self) -> u64 {
+        self.entry.tensor.as_ref().map_or_else(
+            || self.image_elements(),
+            |layout| layout.shape.iter().product::<usize>() as u64,
+        )
+    }
+
+    /// True when element `element` of word `word` is padding past the
+    /// last channel of a column tile.
+    fn is_padding(&self, word: u64, element: u32) -> bool {
+        self.entry.tensor.as_ref().is_some_and(|layout| {
+            coordinates(layout, self.entry.elements_per_word as usize, word, element).is_none()
+        })
     }
 
     fn mismatch(&self, word: u64, element: u32, got: Got) -> Mismatch {
@@ -151,7 +178,11 @@ struct Collector<'g, 'e> {
 
 impl Collector<'_, '_> {
     fn record(&mut self, word: u64, element: u32, got: Got) {
-        self.comparison.mismatched += 1;
+        if self.golden.is_padding(word, element) {
+            self.comparison.padding_mismatched += 1;
+        } else {
+            self.comparison.mismatched += 1;
+        }
         if self.comparison.first.len() < self.max {
             self.comparison
                 .first
@@ -179,8 +210,10 @@ pub fn compare_hex(golden: &Golden, dump: HexDump, max: usize) -> FileComparison
         max,
         comparison: FileComparison {
             file: entry.name.clone(),
-            elements: golden.elements(),
+            dump: String::new(),
+            elements: golden.tensor_elements(),
             mismatched: 0,
+            padding_mismatched: 0,
             extra_words,
             first: Vec::new(),
         },
@@ -204,12 +237,12 @@ pub fn compare_hex(golden: &Golden, dump: HexDump, max: usize) -> FileComparison
 }
 
 /// Compares a decimal dump: in file order (word by word, every element of
-/// a word, padding included) or, when its length is the tensor's element
+/// a word, padding included, so padding must be 0 as in a hex dump) or, when its length is the tensor's element
 /// count instead, in the tensor's row-major order.
 pub fn compare_decimal(golden: &Golden, values: &[DecimalValue], max: usize) -> FileComparison {
     let entry = golden.entry;
     let per_word = entry.elements_per_word as usize;
-    let file_order = golden.elements();
+    let file_order = golden.image_elements();
     let tensor_elements = entry
         .tensor
         .as_ref()
@@ -223,8 +256,10 @@ pub fn compare_decimal(golden: &Golden, values: &[DecimalValue], max: usize) -> 
         max,
         comparison: FileComparison {
             file: entry.name.clone(),
-            elements: file_order,
+            dump: String::new(),
+            elements: golden.tensor_elements(),
             mismatched: 0,
+            padding_mismatched: 0,
             extra_words: 0,
             first: Vec::new(),
         },
@@ -235,7 +270,6 @@ pub fn compare_decimal(golden: &Golden, values: &[DecimalValue], max: usize) -> 
     };
     match tensor_order {
         Some(layout) => {
-            collector.comparison.elements = values.len() as u64;
             for (flat, &value) in values.iter().enumerate() {
                 let (word, element) = word_of_tensor_element(layout, per_word, flat);
                 let got = normalise(value);

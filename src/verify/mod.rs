@@ -4,8 +4,10 @@
 //!
 //! A dump is a `$readmemh`/`$writememh` hex file or a decimal file with one
 //! element per line ([`parse`] has both grammars). Each dump is paired with
-//! a golden file of the export's manifest by name. Limitation: a dump whose
-//! name matches no golden file needs `--file` to say which one it is.
+//! a golden file of the export's manifest by name; two dumps that pair with
+//! one golden file are an error. Limitation: a dump whose name matches no
+//! golden file needs `--file` to say which one it is, and `--file` takes a
+//! single dump file, not a directory.
 
 pub mod compare;
 pub mod parse;
@@ -53,6 +55,24 @@ pub enum VerifyError {
 
     #[error("{}: no dump to compare{}", path.display(), layer.map_or(String::new(), |l| format!(" for layer {l}")))]
     NothingToCompare { path: PathBuf, layer: Option<usize> },
+
+    #[error("{}: {} and {} both pair with golden file {golden}; remove or rename one of them", dir.display(), first.display(), second.display())]
+    AmbiguousDumps {
+        dir: PathBuf,
+        first: PathBuf,
+        second: PathBuf,
+        golden: String,
+    },
+
+    #[error("{}: is a directory; --file {name} applies to a single dump file only, so pass the dump file itself", path.display())]
+    FileWithDirectory { path: PathBuf, name: String },
+
+    #[error("{}: the export has no layer {layer}; its layers are {layers}", dir.display())]
+    NoSuchLayer {
+        dir: PathBuf,
+        layer: usize,
+        layers: String,
+    },
 }
 
 /// The text form of a dump.
@@ -100,6 +120,9 @@ pub struct VerifyRequest {
 #[derive(Debug, Clone)]
 pub struct VerifyReport {
     pub files: Vec<FileComparison>,
+    /// Files of a dump directory that pair with no golden file that verify
+    /// compares, in name order.
+    pub skipped: Vec<PathBuf>,
     pub max: usize,
 }
 
@@ -127,21 +150,55 @@ impl VerifyReport {
             let status = if file.matches() { "ok" } else { "MISMATCH" };
             let _ = write!(
                 text,
-                "{}: {status}, {} of {} elements differ",
-                file.file, file.mismatched, file.elements
+                "{} against {}: {status}, {} of {} differ",
+                file.dump,
+                file.file,
+                file.mismatched,
+                count(file.elements, "element"),
             );
+            if file.padding_mismatched > 0 {
+                let _ = write!(
+                    text,
+                    ", {} not 0",
+                    count(file.padding_mismatched, "padding element")
+                );
+            }
             if file.extra_words > 0 {
-                let _ = write!(text, ", {} words beyond the golden depth", file.extra_words);
+                let _ = write!(
+                    text,
+                    ", {} beyond the golden depth",
+                    count(file.extra_words, "word")
+                );
             }
             text.push('\n');
         }
         let _ = writeln!(
             text,
-            "{} files, {elements} elements compared, {mismatched} differ",
-            self.files.len()
+            "{}, {} compared, {mismatched} differ",
+            count(self.files.len() as u64, "file"),
+            count(elements, "element"),
         );
         text
     }
+
+    /// One note per skipped dump file, for standard error.
+    pub fn skipped_notes(&self) -> String {
+        self.skipped
+            .iter()
+            .map(|path| {
+                format!(
+                    "note: {}: skipped, it matches no golden file that verify compares\n",
+                    path.display()
+                )
+            })
+            .collect()
+    }
+}
+
+/// Returns `count` and `noun`, with an `s` unless `count` is 1.
+pub fn count(count: u64, noun: &str) -> String {
+    let plural = if count == 1 { "" } else { "s" };
+    format!("{count} {noun}{plural}")
 }
 
 /// Formats one mismatch: layer, file, word and element, tensor
@@ -187,7 +244,10 @@ pub fn verify(
     request: &VerifyRequest,
 ) -> Result<VerifyReport, VerifyError> {
     let manifest = read_manifest(golden_dir)?;
-    let pairs = pair_dumps(golden_dir, &manifest, dump, request)?;
+    if let Some(layer) = request.layer {
+        check_layer(golden_dir, &manifest, layer)?;
+    }
+    let (pairs, skipped) = pair_dumps(golden_dir, &manifest, dump, request)?;
     if pairs.is_empty() {
         return Err(VerifyError::NothingToCompare {
             path: dump.to_path_buf(),
@@ -200,9 +260,42 @@ pub fn verify(
     }
     Ok(VerifyReport {
         files,
+        skipped,
         max: request.max,
     })
 }
+
+/// Rejects `--layer` for an operator index the export has no files for.
+fn check_layer(golden_dir: &Path, manifest: &Manifest, layer: usize) -> Result<(), VerifyError> {
+    let mut layers: Vec<usize> = manifest.files.iter().filter_map(|e| e.layer).collect();
+    layers.sort_unstable();
+    layers.dedup();
+    if layers.contains(&layer) {
+        return Ok(());
+    }
+    const LISTED: usize = 12;
+    let mut list: Vec<String> = layers.iter().take(LISTED).map(usize::to_string).collect();
+    if layers.len() > LISTED {
+        list.push(format!(
+            "… ({} in all, up to {})",
+            layers.len(),
+            layers[layers.len() - 1]
+        ));
+    }
+    Err(VerifyError::NoSuchLayer {
+        dir: golden_dir.to_path_buf(),
+        layer,
+        layers: if list.is_empty() {
+            "none".to_string()
+        } else {
+            list.join(", ")
+        },
+    })
+}
+
+/// Dumps paired with their golden manifest entries, in manifest order, and
+/// the files of a dump directory that pair with none.
+type Pairing<'m> = (Vec<(&'m FileEntry, PathBuf)>, Vec<PathBuf>);
 
 /// Pairs each dump with its golden manifest entry, in manifest order.
 fn pair_dumps<'m>(
@@ -210,32 +303,24 @@ fn pair_dumps<'m>(
     manifest: &'m Manifest,
     dump: &Path,
     request: &VerifyRequest,
-) -> Result<Vec<(&'m FileEntry, PathBuf)>, VerifyError> {
-    let comparable = |entry: &&FileEntry| {
-        // `layers.mem` packs fields wider than one comparable element.
-        !matches!(entry.role, Role::Params | Role::Layers)
-            && request.layer.is_none_or(|layer| entry.layer == Some(layer))
+) -> Result<Pairing<'m>, VerifyError> {
+    // `layers.mem` packs fields wider than one comparable element.
+    let comparable = |entry: &&FileEntry| !matches!(entry.role, Role::Params | Role::Layers);
+    let selected = |entry: &&FileEntry| {
+        comparable(entry) && request.layer.is_none_or(|layer| entry.layer == Some(layer))
     };
-    if dump.is_dir() {
-        let listing = fs::read_dir(dump).map_err(|source| VerifyError::Io {
-            path: dump.to_path_buf(),
-            source,
-        })?;
-        let mut names: Vec<PathBuf> = listing.flatten().map(|e| e.path()).collect();
-        names.sort();
-        let mut pairs = Vec::new();
-        for entry in manifest.files.iter().filter(comparable) {
-            if let Some(path) = names.iter().find(|path| names_match(path, &entry.name)) {
-                pairs.push((entry, path.clone()));
-            }
+    let metadata = fs::metadata(dump).map_err(|source| VerifyError::Io {
+        path: dump.to_path_buf(),
+        source,
+    })?;
+    if metadata.is_dir() {
+        if let Some(name) = &request.file {
+            return Err(VerifyError::FileWithDirectory {
+                path: dump.to_path_buf(),
+                name: name.clone(),
+            });
         }
-        return Ok(pairs);
-    }
-    if !dump.exists() {
-        return Err(VerifyError::Io {
-            path: dump.to_path_buf(),
-            source: std::io::Error::from(std::io::ErrorKind::NotFound),
-        });
+        return pair_directory(manifest, dump, comparable, selected);
     }
     let entry = match &request.file {
         Some(name) => manifest
@@ -247,7 +332,7 @@ fn pair_dumps<'m>(
         None => match manifest
             .files
             .iter()
-            .filter(comparable)
+            .filter(selected)
             .find(|entry| names_match(dump, &entry.name))
         {
             Some(entry) => entry,
@@ -261,7 +346,56 @@ fn pair_dumps<'m>(
             }
         },
     };
-    Ok(vec![(entry, dump.to_path_buf())])
+    Ok((vec![(entry, dump.to_path_buf())], Vec::new()))
+}
+
+/// Pairs the files of the dump directory `dir` with the selected golden
+/// files. Two files that pair with one golden file are an error, because
+/// comparing only one of them could hide a mismatch in the other.
+fn pair_directory<'m>(
+    manifest: &'m Manifest,
+    dir: &Path,
+    comparable: impl Fn(&&FileEntry) -> bool,
+    selected: impl Fn(&&FileEntry) -> bool,
+) -> Result<Pairing<'m>, VerifyError> {
+    let listing = fs::read_dir(dir).map_err(|source| VerifyError::Io {
+        path: dir.to_path_buf(),
+        source,
+    })?;
+    let mut names: Vec<PathBuf> = listing
+        .flatten()
+        .map(|entry| entry.path())
+        .filter(|path| path.is_file())
+        .collect();
+    names.sort();
+
+    let mut pairs = Vec::new();
+    for entry in manifest.files.iter().filter(&selected) {
+        let mut matching = names.iter().filter(|path| names_match(path, &entry.name));
+        let Some(first) = matching.next() else {
+            continue;
+        };
+        if let Some(second) = matching.next() {
+            return Err(VerifyError::AmbiguousDumps {
+                dir: dir.to_path_buf(),
+                first: first.clone(),
+                second: second.clone(),
+                golden: entry.name.clone(),
+            });
+        }
+        pairs.push((entry, first.clone()));
+    }
+    let skipped = names
+        .into_iter()
+        .filter(|path| {
+            !manifest
+                .files
+                .iter()
+                .filter(&comparable)
+                .any(|entry| names_match(path, &entry.name))
+        })
+        .collect();
+    Ok((pairs, skipped))
 }
 
 /// True when `path` is named `golden` or has its stem (`layer003_output`)
@@ -309,14 +443,16 @@ fn compare_file(
         .format
         .unwrap_or_else(|| DumpFormat::from_path(dump_path));
     let max = request.max;
-    match format {
-        DumpFormat::Hex => Ok(compare_hex(&golden, parse_hex(dump_path, &text)?, max)),
+    let mut comparison = match format {
+        DumpFormat::Hex => compare_hex(&golden, parse_hex(dump_path, &text)?, max),
         DumpFormat::Decimal => {
             let values = parse::parse_decimal_dump(&text)
                 .map_err(|offset| parse_error(dump_path, DumpFormat::Decimal, &text, offset))?;
-            Ok(compare_decimal(&golden, &values, max))
+            compare_decimal(&golden, &values, max)
         }
-    }
+    };
+    comparison.dump = dump_path.display().to_string();
+    Ok(comparison)
 }
 
 fn read_text(path: &Path) -> Result<String, VerifyError> {

@@ -83,6 +83,7 @@ pub struct RtlLayer {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RtlCycles {
     pub compute: u64,
+    /// The printed `ppu_latency_cycles`: PPU pipeline cycles after the last pass.
     pub ppu: u64,
 }
 
@@ -256,7 +257,7 @@ fn parse_cycles(stdout: &str) -> Option<RtlCycles> {
     };
     Some(RtlCycles {
         compute: value("compute_cycles=")?,
-        ppu: value("ppu_cycles=")?,
+        ppu: value("ppu_latency_cycles=")?,
     })
 }
 
