@@ -11,6 +11,7 @@ use std::process::ExitCode;
 #[command(
     name = "fxsim",
     version,
+    max_term_width = 100,
     about = "Bit-accurate, cycle-level simulator of an FPGA neural-network accelerator"
 )]
 struct Cli {

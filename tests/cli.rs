@@ -211,3 +211,58 @@ fn unknown_hw_key_exits_2_naming_the_key() {
     assert_eq!(output.status.code(), Some(2));
     assert!(stderr(&output).contains("columns"), "{}", stderr(&output));
 }
+
+/// Help text wider than 100 columns wraps badly in an 80- or 100-column
+/// terminal; clap wraps every command's help at 100 columns at most.
+#[test]
+fn help_fits_100_columns() {
+    let commands: [&[&str]; 9] = [
+        &[],
+        &["inspect"],
+        &["run"],
+        &["accum"],
+        &["estimate"],
+        &["export"],
+        &["verify"],
+        &["sweep"],
+        &["sweep", "merge"],
+    ];
+    for command in commands {
+        let mut args = command.to_vec();
+        args.push("--help");
+        let output = fxsim(&args);
+        assert_eq!(output.status.code(), Some(0), "{command:?}");
+        for line in stdout(&output).lines() {
+            let width = line.chars().count();
+            assert!(width <= 100, "{command:?}: {width} columns: {line}");
+        }
+    }
+}
+
+/// A report whose Markdown target is a directory fails with status 2 and
+/// leaves the charts already beside it unchanged.
+#[test]
+fn report_to_directory_changes_no_file() {
+    let dir = scratch("report-to-directory");
+    let report = dir.join("out.md");
+    std::fs::create_dir(&report).unwrap();
+    let chart = dir.join("out-cycles.svg");
+    std::fs::write(&chart, "old chart").unwrap();
+    let output = fxsim(&[
+        "run",
+        &repo("examples/digits/model.tflite"),
+        "--hw",
+        &repo("examples/hw/zynq7020.toml"),
+        "--report",
+        report.to_str().unwrap(),
+    ]);
+    assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
+    assert!(stderr(&output).contains("out.md"), "{}", stderr(&output));
+    assert_eq!(std::fs::read_to_string(&chart).unwrap(), "old chart");
+    let mut names: Vec<String> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    assert_eq!(names, ["out-cycles.svg", "out.md"]);
+}

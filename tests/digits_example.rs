@@ -269,6 +269,64 @@ fn dataset_flags_override_example() {
     assert!(text.contains("give --hw"), "{text}");
 }
 
+/// `run --dataset X.npy` without labels and without `--hw` has nothing to
+/// compare the outputs with, so it lists the inputs per top-1 class. The
+/// counts must equal those of the reference datapath run here, and no line
+/// may promise an agreement that never follows.
+#[test]
+fn run_without_labels_or_hw_counts_classes() {
+    let output = fxsim(&[
+        "run",
+        "examples/digits/model.tflite",
+        "--dataset",
+        "examples/digits/test_images.npy",
+    ]);
+    assert_eq!(output.status.code(), Some(0));
+    let text = stdout(&output);
+    assert!(!text.contains("only agreement is shown"), "{text}");
+    assert!(text.contains("add --labels Y.npy"), "{text}");
+
+    let (graph, inputs, _) = load_example();
+    let results = evaluate_dataset(&graph, None, &inputs, None, &NoProgress)
+        .unwrap_or_else(|error| panic!("{error}"));
+    let mut expected = [0usize; 10];
+    for class in results.top1.iter().flatten() {
+        expected[*class] += 1;
+    }
+    let mut printed = [0usize; 10];
+    for line in text.lines() {
+        let fields: Vec<&str> = line.split_whitespace().collect();
+        if let [class, count, share, _bar] = fields.as_slice() {
+            if share.ends_with('%') {
+                if let (Ok(class), Ok(count)) = (class.parse::<usize>(), count.parse::<usize>()) {
+                    printed[class] = count;
+                }
+            }
+        }
+    }
+    assert_eq!(printed, expected, "{text}");
+    assert_eq!(printed.iter().sum::<usize>(), TEST_IMAGES, "{text}");
+}
+
+/// `run`'s accumulator table has a `narrowest` column but no `observed`
+/// one, so its note about the widened run must not name `observed`.
+#[test]
+fn run_note_names_only_shown_columns() {
+    let output = fxsim(&[
+        "run",
+        "examples/digits/model.tflite",
+        "--hw",
+        "examples/hw/zynq7020.toml",
+    ]);
+    assert_eq!(output.status.code(), Some(0));
+    let text = stdout(&output);
+    assert!(!text.contains("observed"), "{text}");
+    assert!(
+        text.contains("note: narrowest comes from a run with every MAC register widened"),
+        "{text}"
+    );
+}
+
 #[test]
 fn missing_dataset_is_an_error() {
     let output = fxsim(&["run", "examples/tiny/model.tflite"]);

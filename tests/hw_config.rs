@@ -209,6 +209,16 @@ const BAD_CASES: &[BadCase] = &[
         text: "[array]\nlut_multiplier_max_bits = 17\n",
         fragments: &["array.lut_multiplier_max_bits", "17", "0..=16"],
     },
+    BadCase {
+        name: "huge clock in short form",
+        text: "[device]\nclock_mhz = 1e300\n",
+        fragments: &["device.clock_mhz = 1e300 ", "from 1 to 1000"],
+    },
+    BadCase {
+        name: "inline part without LUTs",
+        text: "[device]\npart = { name = \"b\", dsp = 0, dsp_type = \"dsp48e1\", bram36 = 0, lut = 0, ff = 1 }\n",
+        fragments: &["device.part.lut = 0", "every FPGA has LUTs", "dsp, bram36 and uram may be 0"],
+    },
 ];
 
 #[test]

@@ -426,6 +426,15 @@ fn grid_errors_exit_2_without_output() {
              \"dram.latency_cycles\" = [1, 2, 3, 4, 5, 6, 7, 8, 9, 10]\n",
             "the grid has 10000000 points",
         ),
+        (
+            "\"array.rows\" = [4]\n[array]\nrows = [8]\n",
+            "key \"array.rows\": the field is given twice, as \"array.rows\" at the top level \
+             and as rows in table [array]",
+        ),
+        (
+            "\"array.rows\" = [4, 8\n",
+            "invalid TOML (at line 1, column ",
+        ),
     ];
     for (position, (grid_text, expected)) in cases.iter().enumerate() {
         let grid = dir.join(format!("grid{position}.toml"));

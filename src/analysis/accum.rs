@@ -118,6 +118,10 @@ pub enum AccumError {
     WidthList { text: String },
 }
 
+/// Subject of the note that says where the observed figures come from;
+/// reports without an `observed` column reword it.
+pub const WIDENED_RUN_NOTE_SUBJECT: &str = "observed and narrowest come";
+
 impl From<HwError> for AccumError {
     fn from(error: HwError) -> AccumError {
         AccumError::Hw(Box::new(error))
@@ -568,12 +572,11 @@ fn notes(
         }
     }
     if observed_separately {
-        notes.push(
-            "observed and narrowest come from a run with every MAC register widened to 32 bits \
+        notes.push(format!(
+            "{WIDENED_RUN_NOTE_SUBJECT} from a run with every MAC register widened to 32 bits \
              (64 unless the requantiser is tflite), so that layers do not overflow; overflows \
              come from the configured run"
-                .to_string(),
-        );
+        ));
         let overflowed = layers
             .iter()
             .any(|layer| layer.overflows.is_some_and(|c| c.corrupted_results > 0));

@@ -196,9 +196,12 @@ fn summary_text(output: &SweepOutput, out: &std::path::Path) -> String {
         .filter(|p| p.invalid.is_none() && p.estimate.as_ref().is_some_and(|e| e.fits))
         .count();
     let front = output.points.iter().filter(|p| p.pareto).count();
+    let points = match output.points.len() {
+        1 => "1 point".to_string(),
+        count => format!("{count} points"),
+    };
     format!(
-        "{} points: {valid} valid, {fitting} fit the part, {front} on the Pareto front; wrote {}\n",
-        output.points.len(),
+        "{points}: {valid} valid, {fitting} fit the part, {front} on the Pareto front; wrote {}\n",
         out.display()
     )
 }

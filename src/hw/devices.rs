@@ -13,7 +13,10 @@ use std::fmt;
 
 /// The DSP slice of a device family, which fixes the widths of its
 /// hardware multiplier.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+///
+/// A hardware description may write the name in any case (`DSP48E1`, as
+/// data sheets and reports print it, or `dsp48e1`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum DspType {
     /// 7-series slice: a 25 x 18 two's complement multiplier.
@@ -38,6 +41,20 @@ impl DspType {
         match self {
             DspType::Dsp48e1 => "dsp48e1",
             DspType::Dsp48e2 => "dsp48e2",
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for DspType {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<DspType, D::Error> {
+        let name = String::deserialize(deserializer)?;
+        match name.to_ascii_lowercase().as_str() {
+            "dsp48e1" => Ok(DspType::Dsp48e1),
+            "dsp48e2" => Ok(DspType::Dsp48e2),
+            _ => Err(serde::de::Error::unknown_variant(
+                &name,
+                &["dsp48e1", "dsp48e2"],
+            )),
         }
     }
 }
@@ -240,5 +257,27 @@ mod tests {
         for entry in &CATALOGUE {
             assert!(list.contains(entry.device.name.as_ref()));
         }
+    }
+
+    /// `dsp_type = "DSP48E1"`, as reports print the name, reads like
+    /// `"dsp48e1"`; an unknown name is still rejected with the allowed ones.
+    #[test]
+    fn dsp_type_reads_in_any_case() {
+        #[derive(Deserialize)]
+        struct Part {
+            dsp_type: DspType,
+        }
+        for (text, expected) in [
+            ("dsp_type = \"DSP48E1\"", DspType::Dsp48e1),
+            ("dsp_type = \"dsp48e1\"", DspType::Dsp48e1),
+            ("dsp_type = \"Dsp48E2\"", DspType::Dsp48e2),
+        ] {
+            let part: Part = toml::from_str(text).unwrap();
+            assert_eq!(part.dsp_type, expected, "{text}");
+        }
+        let error = toml::from_str::<Part>("dsp_type = \"DSP58\"")
+            .err()
+            .unwrap();
+        assert!(error.to_string().contains("dsp48e1"), "{error}");
     }
 }

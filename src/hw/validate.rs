@@ -101,6 +101,24 @@ impl Checker<'_> {
             .map_err(|_| self.out_of_range(key, value, format!("an integer in {min}..={max}")))
     }
 
+    /// Checks a LUT or flip-flop count. Unlike DSP slices, block RAM and
+    /// UltraRAM, which a small part may lack (0), every FPGA has LUTs and
+    /// flip-flops, so 0 is a mistake.
+    fn logic_capacity(&self, key: &str, value: i64) -> Result<u32, HwError> {
+        let max = i64::from(u32::MAX);
+        if !(1..=max).contains(&value) {
+            return Err(self.out_of_range(
+                key,
+                value,
+                format!(
+                    "an integer in 1..={max}, because every FPGA has LUTs and flip-flops \
+                     (dsp, bram36 and uram may be 0 for a part without them)"
+                ),
+            ));
+        }
+        self.integer(key, value, 1, max)
+    }
+
     fn optional_integer<T: TryFrom<i64>>(
         &self,
         key: &str,
@@ -145,7 +163,7 @@ impl Checker<'_> {
         let clock_mhz = raw.clock_mhz.unwrap_or(defaults.clock_mhz);
         if !(clock_mhz.is_finite() && (MIN_CLOCK_MHZ..=MAX_CLOCK_MHZ).contains(&clock_mhz)) {
             let allowed = format!("a frequency in MHz from {MIN_CLOCK_MHZ} to {MAX_CLOCK_MHZ}");
-            return Err(self.out_of_range("device.clock_mhz", clock_mhz, allowed));
+            return Err(self.out_of_range("device.clock_mhz", short_number(clock_mhz), allowed));
         }
         Ok(DeviceConfig { part, clock_mhz })
     }
@@ -165,8 +183,8 @@ impl Checker<'_> {
             dsp_type: raw.dsp_type,
             bram36: self.integer("device.part.bram36", raw.bram36, 0, max)?,
             uram: self.integer("device.part.uram", raw.uram.unwrap_or(0), 0, max)?,
-            lut: self.integer("device.part.lut", raw.lut, 1, max)?,
-            ff: self.integer("device.part.ff", raw.ff, 1, max)?,
+            lut: self.logic_capacity("device.part.lut", raw.lut)?,
+            ff: self.logic_capacity("device.part.ff", raw.ff)?,
         })
     }
 
@@ -491,4 +509,14 @@ fn widest(
         .iter()
         .filter_map(layer)
         .fold(base(&config.datapath), u8::max)
+}
+/// Formats a float for a message: as Rust prints it when that is short,
+/// in scientific form (`1e300`) when it would run to many digits.
+fn short_number(value: f64) -> String {
+    let plain = value.to_string();
+    if plain.len() <= 12 {
+        plain
+    } else {
+        format!("{value:e}")
+    }
 }

@@ -148,7 +148,7 @@ fn totals(timing: &TimingReport) -> Vec<(&'static str, String)> {
         ),
         (
             "inferences per second",
-            format!("{:.1}", timing.inferences_per_second),
+            group_digits(timing.inferences_per_second.round() as u64),
         ),
         ("DRAM bytes", group_digits(timing.dram_bytes)),
         ("MACs", group_digits(timing.macs)),

@@ -107,9 +107,13 @@ fn accuracy_text(out: &mut String, results: &DatasetResults, has_hw: bool) {
                 );
             }
         }
-        None => {
-            let _ = writeln!(out, "accuracy: no labels given, so only agreement is shown");
+        None if results.agreeing.is_some() => {
+            let _ = writeln!(
+                out,
+                "accuracy: no labels given (add --labels Y.npy); agreement with the reference:"
+            );
         }
+        None => class_counts_text(out, results),
     }
     if let (Some(identical), Some(agreeing)) = (results.identical, results.agreeing) {
         let line = format!(
@@ -117,6 +121,50 @@ fn accuracy_text(out: &mut String, results: &DatasetResults, has_hw: bool) {
              inputs (top-1 equal on {agreeing})"
         );
         push_wrapped(out, "  ", "  ", &line);
+    }
+}
+
+/// Lists how many inputs each top-1 class got: without labels and without
+/// a hardware description there is nothing to compare the outputs with.
+fn class_counts_text(out: &mut String, results: &DatasetResults) {
+    let total = results.inputs;
+    let _ = writeln!(
+        out,
+        "top-1 classes on the reference datapath (no labels given; add --labels Y.npy for \
+         accuracy):"
+    );
+    let _ = writeln!(out, "  {:>6} {:>9} {:>7}", "class", "inputs", "share");
+    for (class, count) in class_counts(&results.top1) {
+        let share = percent(count, total);
+        let _ = writeln!(
+            out,
+            "  {:>6} {:>9} {:>6.1}%  {}",
+            class.map_or_else(|| "none".to_string(), |class| class.to_string()),
+            group_digits(count as u64),
+            share,
+            bar(share)
+        );
+    }
+}
+
+/// Counts the inputs per top-1 class, in class order, with the inputs
+/// whose output is empty (`None`) last. Classes no input got are left out.
+fn class_counts(top1: &[Option<usize>]) -> Vec<(Option<usize>, usize)> {
+    let mut counts = std::collections::BTreeMap::new();
+    for class in top1 {
+        *counts.entry(*class).or_insert(0usize) += 1;
+    }
+    let mut rows: Vec<(Option<usize>, usize)> = counts.into_iter().collect();
+    rows.sort_by_key(|(class, _)| (class.is_none(), *class));
+    rows
+}
+
+/// Rewords the accumulator notes for `run`, whose table has a `narrowest`
+/// column but no `observed` one.
+fn run_note(note: &str) -> String {
+    match note.strip_prefix(crate::analysis::accum::WIDENED_RUN_NOTE_SUBJECT) {
+        Some(rest) => format!("narrowest comes{rest}"),
+        None => note.to_string(),
     }
 }
 
@@ -234,7 +282,7 @@ fn accumulators_text(out: &mut String, design: &DesignSummary) {
         }
     }
     for note in &report.notes {
-        push_wrapped(out, "  note: ", "    ", note);
+        push_wrapped(out, "  note: ", "    ", &run_note(note));
     }
 }
 
@@ -408,7 +456,7 @@ fn accumulators_markdown(out: &mut String, design: &DesignSummary, chart: Option
         plural(report.inputs, "input")
     );
     for note in &report.notes {
-        let _ = writeln!(out, "- {}", escape_markdown(note));
+        let _ = writeln!(out, "- {}", escape_markdown(&run_note(note)));
     }
     if !report.notes.is_empty() {
         out.push('\n');

@@ -142,9 +142,18 @@ pub fn accuracy_chart(sweep: &WidthSweep) -> LineChart {
         })
         .into_iter()
         .collect();
+    // The axis spans the swept widths exactly, so that nice ticks around
+    // them do not add empty bits at both ends (8 to 21 would become 5 to 25).
+    let widths = sweep.rows.iter().map(|row| f64::from(row.bits));
+    let narrowest = widths.clone().fold(f64::INFINITY, f64::min);
+    let widest = widths.fold(f64::NEG_INFINITY, f64::max);
+    let mut x = Axis::new("accumulator bits, every MAC layer");
+    if narrowest < widest {
+        x = x.range(narrowest, widest);
+    }
     LineChart {
         title: title.to_string(),
-        x: Axis::new("accumulator bits, every MAC layer"),
+        x,
         y: Axis::new(y_label).range(0.0, 100.0),
         series: vec![
             series("wrap", Color::palette(0), true),

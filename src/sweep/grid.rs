@@ -13,7 +13,7 @@
 //! such a point is reported invalid rather than rejected here.
 
 use super::SweepError;
-use crate::hw::{apply_override, HwConfig, HwError};
+use crate::hw::{apply_override, HwConfig, HwError, Position};
 use std::ops::Range;
 use toml::de::{DeTable, DeValue};
 use toml::Value;
@@ -53,20 +53,61 @@ fn keys_in_file_order(
     }
 }
 
+/// Rejects two keys that name the same field: a quoted dotted key
+/// (`"array.rows"`) and the same path through a table (`[array]` then
+/// `rows`). Both would become one column twice, and the later value would
+/// silently replace the earlier at every point.
+fn reject_repeated_paths(keys: &[(usize, Vec<String>)], origin: &str) -> Result<(), SweepError> {
+    for (position, (_, segments)) in keys.iter().enumerate() {
+        let path = segments.join(".");
+        let earlier = keys[..position]
+            .iter()
+            .find(|(_, other)| other.join(".") == path);
+        if let Some((_, other)) = earlier {
+            return Err(SweepError::GridKey {
+                origin: origin.to_string(),
+                path,
+                message: format!(
+                    "the field is given twice, as {} and as {}; give each field once",
+                    spelling(other),
+                    spelling(segments)
+                ),
+            });
+        }
+    }
+    Ok(())
+}
+
+/// Describes how a key path is written in the grid file.
+fn spelling(segments: &[String]) -> String {
+    match segments {
+        [key] => format!("\"{key}\" at the top level"),
+        [tables @ .., key] => format!("{key} in table [{}]", tables.join(".")),
+        [] => String::new(),
+    }
+}
+
 impl Grid {
     /// Parses a grid file and checks each path and each value against the
     /// base description `base` (the output of `HwConfig::to_toml_value`).
     pub fn from_toml_str(text: &str, origin: &str, base: &Value) -> Result<Grid, SweepError> {
-        let syntax_error = |message: &str| SweepError::Grid {
-            origin: origin.to_string(),
-            message: message.to_string(),
+        let syntax_error = |message: &str, span: Option<Range<usize>>| {
+            let at = span.map_or_else(String::new, |span| {
+                format!(" (at {})", Position::of(text, span.start))
+            });
+            SweepError::Grid {
+                origin: origin.to_string(),
+                message: format!("invalid TOML{at}: {}", message.trim_end()),
+            }
         };
         let table: toml::Table =
-            toml::from_str(text).map_err(|error| syntax_error(error.message()))?;
-        let spanned = DeTable::parse(text).map_err(|error| syntax_error(error.message()))?;
+            toml::from_str(text).map_err(|error| syntax_error(error.message(), error.span()))?;
+        let spanned =
+            DeTable::parse(text).map_err(|error| syntax_error(error.message(), error.span()))?;
         let mut keys = Vec::new();
         keys_in_file_order(spanned.get_ref(), &[], &mut keys);
         keys.sort_by_key(|(start, _)| *start);
+        reject_repeated_paths(&keys, origin)?;
 
         let mut axes = Vec::new();
         for (_, segments) in keys {
@@ -304,5 +345,37 @@ mod tests {
         for text in ["4/4", "1/0", "a/4", "3", "-1/4"] {
             assert!(Shard::parse(text).is_err(), "{text}");
         }
+    }
+
+    /// `"array.rows" = [4]` at the top level and `rows = [8]` under
+    /// `[array]` name one field: the grid is rejected, naming the path and
+    /// both spellings, instead of keeping only the later list.
+    #[test]
+    fn repeated_path_is_rejected() {
+        let text = "\"array.rows\" = [4]\n[array]\nrows = [8]\n";
+        let message = Grid::from_toml_str(text, "grid.toml", &base())
+            .unwrap_err()
+            .to_string();
+        assert!(message.contains("key \"array.rows\""), "{message}");
+        assert!(message.contains("given twice"), "{message}");
+        assert!(
+            message.contains("\"array.rows\" at the top level"),
+            "{message}"
+        );
+        assert!(message.contains("rows in table [array]"), "{message}");
+    }
+
+    /// A TOML syntax error in the grid names its line and column, as the
+    /// hardware description's errors do.
+    #[test]
+    fn syntax_error_has_line_and_column() {
+        let text = "\"array.rows\" = [4, 8]\n\"array.cols\" = [4,, 8]\n";
+        let message = Grid::from_toml_str(text, "grid.toml", &base())
+            .unwrap_err()
+            .to_string();
+        assert!(
+            message.starts_with("grid.toml: invalid TOML (at line 2, column "),
+            "{message}"
+        );
     }
 }

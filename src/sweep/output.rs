@@ -211,7 +211,8 @@ impl SweepOutput {
             }),
             None => ("BRAM36", |point| point.estimate.as_ref().map(|e| e.bram36)),
         };
-        let points = self
+        let higher_is_better = self.dataset.is_some();
+        let mut points: Vec<ScatterPoint> = self
             .points
             .iter()
             .filter(|point| point.invalid.is_none())
@@ -232,6 +233,18 @@ impl SweepOutput {
                 })
             })
             .collect();
+        // Points at the same latency and DSP overlap, and the one drawn last
+        // is the one seen. Drawing the worst colour value last keeps a bad
+        // point from hiding under a good one. The sort is stable, so ties
+        // stay in grid order and the SVG is the same on every run.
+        points.sort_by(|a, b| {
+            let order = a.value.total_cmp(&b.value);
+            if higher_is_better {
+                order.reverse()
+            } else {
+                order
+            }
+        });
         let plot = ScatterPlot {
             title: format!("{}: latency against DSP", file_name(&self.model)),
             x: Axis::new("latency (µs)"),
@@ -382,24 +395,36 @@ impl SweepOutput {
     }
 }
 
-/// Names the first header field in which two shards differ.
+/// Names the first header field in which two shards differ, with both
+/// values where they are short. The model, hardware and grid are compared
+/// by the path the sweep recorded, because the merged `points.json` records
+/// that path too. The grid's content (its axes) is compared first, so a
+/// renamed copy of the same grid is reported as a path difference.
 fn first_difference(expected: &SweepOutput, found: &SweepOutput) -> String {
-    let fields = [
-        ("model", expected.model == found.model),
-        ("hardware", expected.hardware == found.hardware),
-        (
-            "grid",
-            expected.grid == found.grid && expected.axes == found.axes,
-        ),
-        ("grid_points", expected.grid_points == found.grid_points),
-        ("dataset", expected.dataset == found.dataset),
+    let paths = [
+        ("model", &expected.model, &found.model),
+        ("hardware", &expected.hardware, &found.hardware),
+        ("grid", &expected.grid, &found.grid),
     ];
-    fields
-        .iter()
-        .find(|(_, equal)| !equal)
-        .map_or("the headers differ".to_string(), |(field, _)| {
-            format!("{field} differs")
-        })
+    if expected.axes != found.axes {
+        return "grid content differs (other keys or values)".to_string();
+    }
+    if let Some((field, a, b)) = paths.iter().find(|(_, a, b)| a != b) {
+        return format!(
+            "{field} path differs: {a} vs {b}; run every shard with the same {field} path, \
+             which the output records"
+        );
+    }
+    if expected.grid_points != found.grid_points {
+        return format!(
+            "grid_points differs: {} vs {}",
+            expected.grid_points, found.grid_points
+        );
+    }
+    if expected.dataset != found.dataset {
+        return "dataset differs".to_string();
+    }
+    "the headers differ".to_string()
 }
 
 fn objective_names(with_accuracy: bool, dataset: &Option<DatasetSummary>) -> Vec<String> {
@@ -449,6 +474,7 @@ fn file_name(path: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::sweep::{PointAccuracy, PointEstimate};
 
     #[test]
     fn csv_field_quotes_separators() {
@@ -465,5 +491,84 @@ mod tests {
             value_text(&serde_json::json!({"bits": 20})),
             "{\"bits\":20}"
         );
+    }
+
+    fn output_with_accuracies(accuracies: &[(f64, u64, f64)]) -> SweepOutput {
+        let points = accuracies
+            .iter()
+            .enumerate()
+            .map(|(index, &(latency_us, dsp, accuracy))| DesignPoint {
+                index: index as u64,
+                values: vec![serde_json::json!(index)],
+                invalid: None,
+                estimate: Some(PointEstimate {
+                    total_cycles: (latency_us * 100.0) as u64,
+                    latency_us,
+                    dsp,
+                    bram36: 1.0,
+                    uram: 0,
+                    lut: 1,
+                    ff: 1,
+                    fits: true,
+                }),
+                accuracy: Some(PointAccuracy {
+                    accuracy: Some(accuracy),
+                    agreement: accuracy,
+                }),
+                pareto: false,
+            })
+            .collect();
+        SweepOutput {
+            format: FORMAT.to_string(),
+            model: "model.tflite".to_string(),
+            hardware: "base.toml".to_string(),
+            grid: "a.toml".to_string(),
+            axes: vec![AxisSummary {
+                path: "array.rows".to_string(),
+                values: vec![serde_json::json!(8)],
+            }],
+            grid_points: accuracies.len() as u64,
+            objectives: Vec::new(),
+            dataset: Some(DatasetSummary {
+                inputs: 2,
+                labels: true,
+                reference_accuracy: Some(1.0),
+                datapath_sets: 1,
+            }),
+            shard: None,
+            points,
+        }
+    }
+
+    /// Two points at the same latency and DSP overlap in the scatter plot:
+    /// the one with the lower accuracy is drawn later, on top, whatever its
+    /// grid index.
+    #[test]
+    fn scatter_draws_worst_accuracy_last() {
+        let output = output_with_accuracies(&[(10.0, 40, 0.5), (10.0, 40, 1.0), (20.0, 8, 0.75)]);
+        let svg = output.to_svg().unwrap();
+        let position = |label: &str| {
+            svg.find(label)
+                .unwrap_or_else(|| panic!("{label} missing from {svg}"))
+        };
+        assert!(position("point 1") < position("point 2"), "{svg}");
+        assert!(position("point 2") < position("point 0"), "{svg}");
+    }
+
+    /// Shards whose grids have the same content under different file names
+    /// differ in the grid path, and the message names both paths.
+    #[test]
+    fn renamed_grid_is_a_path_difference() {
+        let first = output_with_accuracies(&[(10.0, 40, 0.5)]);
+        let mut renamed = first.clone();
+        renamed.grid = "b.toml".to_string();
+        assert_eq!(
+            first_difference(&first, &renamed),
+            "grid path differs: a.toml vs b.toml; run every shard with the same grid path, \
+             which the output records"
+        );
+        let mut other_values = first.clone();
+        other_values.axes[0].values = vec![serde_json::json!(16)];
+        assert!(first_difference(&first, &other_values).starts_with("grid content differs"));
     }
 }

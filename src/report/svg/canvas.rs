@@ -65,10 +65,22 @@ impl ResolvedAxis {
                         axis.max.unwrap_or(ticks[ticks.len() - 1]),
                     ),
                 };
-                let ticks = ticks
-                    .into_iter()
-                    .filter(|t| *t >= low - step * 1e-6 && *t <= high + step * 1e-6)
-                    .collect();
+                let inside = |ticks: Vec<f64>, step: f64| -> Vec<f64> {
+                    ticks
+                        .into_iter()
+                        .filter(|t| *t >= low - step * 1e-6 && *t <= high + step * 1e-6)
+                        .collect()
+                };
+                let mut ticks = inside(ticks, step);
+                let mut step = step;
+                // A fixed range that cuts the round ticks (8 to 21 at a step
+                // of 5 keeps only 10, 15 and 20) gets a finer step.
+                let fixed = axis.min.is_some() && axis.max.is_some();
+                if fixed && ticks.len() < MIN_FIXED_RANGE_TICKS {
+                    let (finer, finer_step) = linear_ticks(min, max, 2 * TICK_TARGET);
+                    ticks = inside(finer, finer_step);
+                    step = finer_step;
+                }
                 Ok(ResolvedAxis {
                     scale: Scale::Linear,
                     low,

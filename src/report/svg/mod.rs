@@ -26,6 +26,9 @@ const MARGIN_LEFT: f64 = 76.0;
 const MARGIN_RIGHT: f64 = 24.0;
 const MARGIN_BOTTOM: f64 = 52.0;
 const TICK_TARGET: usize = 6;
+/// Fewest ticks a linear axis with a fixed range shows before its step is
+/// made finer.
+const MIN_FIXED_RANGE_TICKS: usize = 4;
 const AXIS_COLOR: &str = "#333333";
 const GRID_COLOR: &str = "#e3e3e3";
 

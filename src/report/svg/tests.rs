@@ -491,3 +491,14 @@ fn element_ids_differ_between_charts() {
         assert!(!second_ids.contains(id), "{id} in both charts");
     }
 }
+
+/// A fixed range of 8 to 21 keeps only 10, 15 and 20 of the ticks at a
+/// step of 5, so the axis takes a step of 2 and shows 8 to 20.
+#[test]
+fn fixed_range_with_few_ticks_gets_finer_step() {
+    let axis = Axis::new("bits").range(8.0, 21.0);
+    let resolved = canvas::ResolvedAxis::new("chart", "x", &axis, &[8.0, 21.0], false).unwrap();
+    assert_eq!(resolved.ticks, [8.0, 10.0, 12.0, 14.0, 16.0, 18.0, 20.0]);
+    assert_eq!(resolved.low, 8.0);
+    assert_eq!(resolved.high, 21.0);
+}
