@@ -5,14 +5,13 @@
 //! rendering `fxsim::report::accum`; this file parses the arguments, reads
 //! the files and draws the progress bar.
 
+use super::progress::TerminalProgress;
 use anyhow::Context;
-use fxsim::analysis::accum::{analyze_accumulators, AccumSettings, Progress};
+use fxsim::analysis::accum::{analyze_accumulators, AccumSettings};
 use fxsim::analysis::accum_inputs::{load_inputs, load_labels};
 use fxsim::analysis::accum_sweep::{class_count, parse_widths, DEFAULT_WIDTHS};
 use fxsim::hw::HwConfig;
 use fxsim::report::accum::{accum_csv, accum_json, accum_text};
-use indicatif::{ProgressBar, ProgressStyle};
-use std::io::IsTerminal;
 use std::path::PathBuf;
 
 /// Arguments of `fxsim accum`.
@@ -103,47 +102,14 @@ pub fn run(args: &AccumArgs) -> anyhow::Result<String> {
         labels,
     };
 
-    let progress = TerminalProgress::new();
+    let progress = TerminalProgress::new(&["accum"], "runs");
     let report = analyze_accumulators(&graph, &config, &inputs, &settings, &progress)
         .with_context(|| model.clone())?;
-    progress.bar.finish_and_clear();
+    progress.finish();
 
     match format {
         OutputFormat::Text => Ok(accum_text(&report)),
         OutputFormat::Json => accum_json(&report).context("cannot serialise the report"),
         OutputFormat::Csv => Ok(accum_csv(&report)),
-    }
-}
-
-/// A progress bar on standard error, hidden when standard error is not a
-/// terminal.
-struct TerminalProgress {
-    bar: ProgressBar,
-}
-
-impl TerminalProgress {
-    fn new() -> TerminalProgress {
-        let bar = if std::io::stderr().is_terminal() {
-            ProgressBar::new(0)
-        } else {
-            ProgressBar::hidden()
-        };
-        let style = ProgressStyle::with_template("{msg} [{bar:40}] {pos}/{len} runs, {eta} left")
-            .map(|style| style.progress_chars("=> "));
-        if let Ok(style) = style {
-            bar.set_style(style);
-        }
-        bar.set_message("accum");
-        TerminalProgress { bar }
-    }
-}
-
-impl Progress for TerminalProgress {
-    fn start(&self, runs: u64) {
-        self.bar.set_length(runs);
-    }
-
-    fn advance(&self, runs: u64) {
-        self.bar.inc(runs);
     }
 }

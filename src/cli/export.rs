@@ -4,11 +4,10 @@
 //! Limitation: glue only; the layouts are the library's (`fxsim::export`).
 //! The input must be a `.npy` file of the model input's type and shape.
 
+use super::progress::TerminalProgress;
 use anyhow::Context;
 use fxsim::export::{ExportOptions, ExportSources};
 use fxsim::hw::HwConfig;
-use indicatif::{ProgressBar, ProgressStyle};
-use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 
 /// Arguments of `fxsim export`.
@@ -55,11 +54,11 @@ pub fn run(args: &ExportArgs) -> anyhow::Result<String> {
         rtl: args.rtl,
     };
 
-    let progress = TerminalProgress::new();
+    let progress = TerminalProgress::new(&["export"], "operators");
     let manifest =
         fxsim::export::export(&args.out, &graph, &hw, input, sources, options, &progress)
             .with_context(|| format!("{}: export failed", args.model.display()))?;
-    progress.bar.finish_and_clear();
+    progress.finish();
 
     // The manifest lists every file but itself and the files of rtl/.
     let files = manifest.files.len() as u64 + 1;
@@ -88,37 +87,4 @@ fn file_name(path: &Path) -> String {
         || path.display().to_string(),
         |name| name.to_string_lossy().into_owned(),
     )
-}
-
-/// A progress bar over operators on standard error, hidden when standard
-/// error is not a terminal.
-struct TerminalProgress {
-    bar: ProgressBar,
-}
-
-impl TerminalProgress {
-    fn new() -> TerminalProgress {
-        let bar = if std::io::stderr().is_terminal() {
-            ProgressBar::new(0)
-        } else {
-            ProgressBar::hidden()
-        };
-        let style = ProgressStyle::with_template("{msg} [{bar:40}] {pos}/{len} operators")
-            .map(|style| style.progress_chars("=> "));
-        if let Ok(style) = style {
-            bar.set_style(style);
-        }
-        bar.set_message("export");
-        TerminalProgress { bar }
-    }
-}
-
-impl fxsim::analysis::accum::Progress for TerminalProgress {
-    fn start(&self, runs: u64) {
-        self.bar.set_length(runs);
-    }
-
-    fn advance(&self, runs: u64) {
-        self.bar.inc(runs);
-    }
 }

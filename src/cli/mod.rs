@@ -6,6 +6,7 @@ pub mod accum;
 pub mod estimate;
 pub mod export;
 pub mod limits;
+pub mod progress;
 pub mod run;
 pub mod sweep;
 pub mod verify;

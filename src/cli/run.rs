@@ -7,8 +7,8 @@
 //! `fxsim::report::run_charts`; this file parses the arguments, finds the
 //! data set, reads the files and draws the progress bar.
 
+use super::progress::TerminalProgress;
 use anyhow::{bail, Context};
-use fxsim::analysis::accum::Progress;
 use fxsim::analysis::accum_inputs::{load_inputs, load_labels};
 use fxsim::analysis::accum_sweep::class_count;
 use fxsim::analysis::run_summary::{summarize_run, SummarySettings};
@@ -17,8 +17,6 @@ use fxsim::hw::HwConfig;
 use fxsim::model::Graph;
 use fxsim::report::run::run_text;
 use fxsim::report::run_charts::write_run_report;
-use indicatif::{ProgressBar, ProgressStyle};
-use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 
 /// File name of the inputs `run` looks for beside the model.
@@ -132,10 +130,10 @@ fn run_dataset(args: &RunArgs, graph: &Graph, hw: Option<&HwConfig>) -> anyhow::
         sweep: args.report.is_some(),
     };
 
-    let progress = TerminalProgress::new();
+    let progress = TerminalProgress::new(&["run"], "runs");
     let summary =
         summarize_run(graph, hw, &inputs, &settings, &progress).with_context(|| model.clone())?;
-    progress.bar.finish_and_clear();
+    progress.finish();
 
     if let Some(path) = &args.report {
         let written = write_run_report(path, &summary)?;
@@ -212,37 +210,4 @@ fn run_single(
         );
     }
     Ok(text)
-}
-
-/// A progress bar on standard error, hidden when standard error is not a
-/// terminal. Each stage of the summary adds its runs to the length.
-struct TerminalProgress {
-    bar: ProgressBar,
-}
-
-impl TerminalProgress {
-    fn new() -> TerminalProgress {
-        let bar = if std::io::stderr().is_terminal() {
-            ProgressBar::new(0)
-        } else {
-            ProgressBar::hidden()
-        };
-        let style = ProgressStyle::with_template("{msg} [{bar:40}] {pos}/{len} runs, {eta} left")
-            .map(|style| style.progress_chars("=> "));
-        if let Ok(style) = style {
-            bar.set_style(style);
-        }
-        bar.set_message("run");
-        TerminalProgress { bar }
-    }
-}
-
-impl Progress for TerminalProgress {
-    fn start(&self, runs: u64) {
-        self.bar.inc_length(runs);
-    }
-
-    fn advance(&self, runs: u64) {
-        self.bar.inc(runs);
-    }
 }

@@ -9,14 +9,12 @@
 //! Limitation: glue only. The sweep is `fxsim::sweep`; this file reads the
 //! files, draws the progress bar and prints a summary.
 
+use super::progress::TerminalProgress;
 use anyhow::Context;
-use fxsim::analysis::accum::Progress;
 use fxsim::analysis::accum_inputs::{load_inputs, load_labels};
 use fxsim::analysis::accum_sweep::class_count;
 use fxsim::hw::HwConfig;
 use fxsim::sweep::{evaluate, Dataset, Grid, Shard, SweepOutput};
-use indicatif::{ProgressBar, ProgressStyle};
-use std::io::IsTerminal;
 use std::path::PathBuf;
 
 /// Arguments of `fxsim sweep`.
@@ -129,7 +127,7 @@ fn run_sweep(args: &SweepRunArgs) -> anyhow::Result<String> {
 
     let points = grid.point_count();
     let range = args.shard.map_or(0..points, |shard| shard.range(points));
-    let progress = TerminalProgress::new();
+    let progress = TerminalProgress::new(&["sweep points", "sweep model runs"], "items");
     let started = std::time::Instant::now();
     let (evaluated, summary) = evaluate(
         &graph,
@@ -140,7 +138,7 @@ fn run_sweep(args: &SweepRunArgs) -> anyhow::Result<String> {
         dataset.as_ref(),
         &progress,
     )?;
-    progress.bar.finish_and_clear();
+    progress.finish();
     let seconds = started.elapsed().as_secs_f64();
     let datapath_sets = summary.as_ref().map(|summary| summary.datapath_sets);
 
@@ -204,41 +202,4 @@ fn summary_text(output: &SweepOutput, out: &std::path::Path) -> String {
         "{points}: {valid} valid, {fitting} fit the part, {front} on the Pareto front; wrote {}\n",
         out.display()
     )
-}
-
-/// A progress bar on standard error, hidden when standard error is not a
-/// terminal. Each stage (points, then model runs) restarts it.
-struct TerminalProgress {
-    bar: ProgressBar,
-}
-
-impl TerminalProgress {
-    fn new() -> TerminalProgress {
-        let bar = if std::io::stderr().is_terminal() {
-            ProgressBar::new(0)
-        } else {
-            ProgressBar::hidden()
-        };
-        let style = ProgressStyle::with_template("{msg} [{bar:40}] {pos}/{len}, {eta} left")
-            .map(|style| style.progress_chars("=> "));
-        if let Ok(style) = style {
-            bar.set_style(style);
-        }
-        bar.set_message("sweep points");
-        TerminalProgress { bar }
-    }
-}
-
-impl Progress for TerminalProgress {
-    fn start(&self, count: u64) {
-        if self.bar.position() > 0 {
-            self.bar.set_message("sweep model runs");
-        }
-        self.bar.set_position(0);
-        self.bar.set_length(count);
-    }
-
-    fn advance(&self, count: u64) {
-        self.bar.inc(count);
-    }
 }
