@@ -17,6 +17,10 @@ cd "$(dirname "$0")/.."
 
 CARGO_FUZZ_VERSION=0.13.2
 FUZZ_SECONDS=${FUZZ_SECONDS:-60}
+# libFuzzer's random seed. A fixed seed makes a run repeat the same inputs in
+# the same order, so that CI does not fail at random; set another seed
+# locally to explore further.
+FUZZ_SEED=${FUZZ_SEED:-1}
 # Memory of the fuzzing process (libFuzzer's RSS limit), and the time one
 # input may take before it counts as a hang.
 RSS_LIMIT_MB=${RSS_LIMIT_MB:-2048}
@@ -51,6 +55,7 @@ for target in "${targets[@]}"; do
     echo "fuzz: $target for ${FUZZ_SECONDS} s"
     if cargo fuzz run "${build_flags[@]}" "$target" "$scratch" "fuzz/corpus/$target" -- \
         -max_total_time="$FUZZ_SECONDS" \
+        -seed="$FUZZ_SEED" \
         -rss_limit_mb="$RSS_LIMIT_MB" \
         -malloc_limit_mb="$RSS_LIMIT_MB" \
         -timeout="$INPUT_TIMEOUT_SECONDS" \

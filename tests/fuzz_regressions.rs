@@ -40,6 +40,33 @@ fn npy_header_nesting_hang() {
     assert!(elapsed < Duration::from_secs(1), "took {elapsed:?}");
 }
 
+/// A shape whose element count overflows 64 bits, with a 0 first, made
+/// npyz multiply its dimensions with overflow while it parsed the header
+/// (a panic where overflow checks are on). The reader now checks every
+/// integer tuple of the header before npyz parses it.
+#[test]
+fn npy_shape_product_overflow() {
+    let header = "{'descr': '|i1', 'fortran_order': False, \
+                  'shape': (0, 3000000080000000000, 000000000000000000238252739), }\n";
+    let result = fxsim::io::read_npy_bytes(&npy_v1(header, &[]), Path::new("huge.npy"));
+
+    let message = result
+        .expect_err("a shape of more than 2^64 elements is rejected")
+        .to_string();
+    assert!(message.starts_with("huge.npy: "), "{message}");
+    assert!(message.contains("overflows"), "{message}");
+}
+
+/// A shape with a 0 dimension and small other dimensions still reads: the
+/// overflow check only rejects products past 64 bits.
+#[test]
+fn npy_empty_shape_still_reads() {
+    let header = "{'descr': '|i1', 'fortran_order': False, 'shape': (0, 3), }\n";
+    let value = fxsim::io::read_npy_bytes(&npy_v1(header, &[]), Path::new("empty.npy"))
+        .expect("an empty array reads");
+    assert_eq!(value.shape, vec![0, 3]);
+}
+
 /// A plain header nests two deep and still reads after the nesting check.
 #[test]
 fn npy_plain_header_still_reads() {

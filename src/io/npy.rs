@@ -226,6 +226,48 @@ fn check_header(bytes: &[u8]) -> Result<(), String> {
             ));
         }
     }
+    check_shape_tuples(&String::from_utf8_lossy(text))
+}
+
+/// Rejects a header with a tuple of integers (the shape, or a field's
+/// subarray shape) whose product overflows 64 bits in either order. npyz
+/// multiplies the dimensions front to back for the element count and back
+/// to front for the strides, without checking for overflow.
+fn check_shape_tuples(text: &str) -> Result<(), String> {
+    for (open, _) in text.match_indices('(') {
+        let rest = &text[open + 1..];
+        let Some(close) = rest.find(')') else {
+            continue;
+        };
+        let items: Vec<&str> = rest[..close]
+            .split(',')
+            .map(str::trim)
+            .filter(|item| !item.is_empty())
+            .collect();
+        let all_digits = |item: &&str| item.bytes().all(|byte| byte.is_ascii_digit());
+        if items.is_empty() || !items.iter().all(all_digits) {
+            continue;
+        }
+        let overflow = || {
+            format!(
+                "shape ({}) overflows 64 bits: more elements than any file can hold",
+                items.join(", ")
+            )
+        };
+        let dims = items
+            .iter()
+            .map(|item| item.parse::<u64>())
+            .collect::<Result<Vec<u64>, _>>()
+            .map_err(|_| overflow())?;
+        let forward = dims.iter().try_fold(1u64, |acc, &d| acc.checked_mul(d));
+        let backward = dims
+            .iter()
+            .rev()
+            .try_fold(1u64, |acc, &d| acc.checked_mul(d));
+        if forward.is_none() || backward.is_none() {
+            return Err(overflow());
+        }
+    }
     Ok(())
 }
 
