@@ -18,7 +18,7 @@ cd "$(dirname "$0")/.."
 CARGO_FUZZ_VERSION=0.13.2
 FUZZ_SECONDS=${FUZZ_SECONDS:-60}
 # libFuzzer's random seed. A fixed seed makes a run repeat the same inputs in
-# the same order, so that CI does not fail at random; set another seed
+# the same order, so that CI does not fail at random. Set another seed
 # locally to explore further.
 FUZZ_SEED=${FUZZ_SEED:-1}
 # Memory of the fuzzing process (libFuzzer's RSS limit), and the time one

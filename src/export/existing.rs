@@ -15,7 +15,7 @@ use std::path::Path;
 /// Entries listed in the error before it shortens the list.
 const LISTED: usize = 8;
 
-/// Rejects an existing export directory `dir` that holds entries the earlier
+/// Rejects an existing export directory `dir` that contains entries the earlier
 /// export did not write: names its manifest does not list at the top level,
 /// and files of `rtl/` that `--rtl` does not write. A missing directory
 /// passes.

@@ -6,7 +6,7 @@
 //! [`export`] validates the request, runs the one executor, then emits
 //! every file into a staging directory beside the target and renames it
 //! into place, so an error leaves nothing behind. An earlier export is
-//! replaced only when it holds nothing but the files an export writes. `docs/formats.md` fixes
+//! replaced only when it contains nothing but the files an export writes. `docs/formats.md` fixes
 //! every layout; [`manifest`] describes the files for tools. Limitation:
 //! only the weight-stationary dataflow is written, and every intermediate
 //! tensor is held in memory during the export.
@@ -37,7 +37,7 @@ use std::path::{Path, PathBuf};
 /// Name of the marker file that identifies an export directory.
 pub const EXPORT_MARKER: &str = ".fxsim-export";
 
-/// The export directory as the atomic directory writer sees it.
+/// Marker and name of an export directory for the atomic directory writer.
 const EXPORT_DIR: crate::io::OutputDir = crate::io::OutputDir {
     marker: EXPORT_MARKER,
     marker_text: "written by fxsim export\n",

@@ -87,13 +87,14 @@ impl Golden<'_> {
         })
     }
 
-    /// Every element of the image, padding included.
+    /// Returns the count of every element of the image, padding included.
     fn image_elements(&self) -> u64 {
         self.entry.depth * u64::from(self.entry.elements_per_word)
     }
 
-    /// The elements that hold tensor values: the tensor's element count for
-    /// a tensor file, every element of the image otherwise.
+    /// Returns the count of elements that contain tensor values: the
+    /// tensor's element count for a tensor file, every element of the image
+    /// otherwise.
     fn tensor_elements(&self) -> u64 {
         self.entry.tensor.as_ref().map_or_else(
             || self.image_elements(),

@@ -181,7 +181,7 @@ impl VerifyReport {
         text
     }
 
-    /// One note per skipped dump file, for standard error.
+    /// Returns one note per skipped dump file, for standard error.
     pub fn skipped_notes(&self) -> String {
         self.skipped
             .iter()

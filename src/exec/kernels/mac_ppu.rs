@@ -97,7 +97,7 @@ pub(crate) enum ConfiguredRequant {
     },
 }
 
-/// A PPU's parameters as the hardware holds them.
+/// Parameters of a PPU in the form the hardware stores them.
 pub(crate) struct PpuParameters {
     pub post_biases: Vec<i64>,
     pub requant: Vec<ChannelRequant>,
