@@ -1,11 +1,14 @@
 //! The reference RTL under Verilator on random GEMMs, one build per
-//! datapath variant: wrap and saturate, 16-, 20- and 32-bit accumulators,
-//! bias in the accumulator or in the PPU, `tflite`, `single`, `fixed` and
-//! `shift` requantisation with every rounding mode.
+//! datapath variant: wrap and saturate, 16-, 20-, 32-, 40-, 48- and 64-bit
+//! accumulators, bias in the accumulator or in the PPU, `tflite` (TFLite's
+//! int32 overload and the int64 overload of 16x8 layers), `single`,
+//! `fixed` and `shift` requantisation with every rounding mode.
 //!
-//! The expected values come from a plain fold-ordered loop written here
-//! (the accumulation contract of docs/arithmetic.md) and from the library's
-//! requantisers and LFSR words. The expected cycles come from
+//! The expected values come from a plain fold-ordered loop written here in
+//! i128 (the accumulation contract of docs/arithmetic.md), the `tflite`
+//! formulas of docs/arithmetic.md written here in i128 and checked against
+//! the library's requantisers, and the library's single-rounding
+//! requantiser and LFSR words. The expected cycles come from
 //! `timing::gemm_compute_cycles` and the cycle-stepped model. Skips when
 //! `verilator` is missing unless `FXSIM_NO_SKIP=1`. Limitation: the GEMMs
 //! are random, not layers of a model; tests/rtl_verilator.rs runs those.
@@ -15,9 +18,10 @@ mod rtl;
 use fxsim::hw::ArrayConfig;
 use fxsim::numeric::lfsr::{rounding_word, Lfsr};
 use fxsim::numeric::{
-    multiply_by_integer_scale, multiply_by_quantized_multiplier, nearest_power_of_two,
-    quantize_multiplier, quantize_multiplier_to_bits, saturate, single_rounding_scale, wrap,
-    IntegerScale, QuantizedMultiplier, Rounding, Signedness,
+    multiply_by_integer_scale, multiply_by_quantized_multiplier,
+    multiply_by_quantized_multiplier_i64, multiply_by_quantized_multiplier_wide,
+    nearest_power_of_two, quantize_multiplier, quantize_multiplier_to_bits, single_rounding_scale,
+    IntegerScale, QuantizedMultiplier, Rounding,
 };
 use fxsim::timing::stepped::{run_gemm, GemmOperands};
 use fxsim::timing::{gemm_compute_cycles, Gemm};
@@ -39,11 +43,29 @@ impl Random {
     fn range(&mut self, low: i64, high: i64) -> i64 {
         low + (self.next() % (high - low + 1) as u64) as i64
     }
+
+    /// Returns a value in `0..2^bits`, `bits` in 1..=63.
+    fn bits(&mut self, bits: u32) -> i128 {
+        i128::from(self.next() >> (64 - bits))
+    }
+
+    /// Returns a value in `-2^bits < value < 2^bits`, `bits` in 1..=63.
+    fn signed(&mut self, bits: u32) -> i128 {
+        let magnitude = self.bits(bits);
+        if self.next() % 2 == 0 {
+            magnitude
+        } else {
+            -magnitude
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq)]
 enum Requant {
+    /// TFLite's int32 overload, `REQUANT_MODE` 0.
     Tflite,
+    /// TFLite's int64 overload of 16x8 layers, `REQUANT_MODE` 4.
+    TfliteInt64,
     Single,
     Fixed(u32),
     Shift,
@@ -63,6 +85,8 @@ struct Variant {
     /// Largest product magnitude is about 2^(operand bits); a large value
     /// makes narrow accumulators overflow.
     act_bits: u32,
+    weight_bits: u32,
+    out_bits: u32,
     m: u64,
     k: u64,
     n: u64,
@@ -79,6 +103,7 @@ impl Variant {
         };
         let (requant_mode, requant_mult_bits) = match self.requant {
             Requant::Tflite => (0, 32),
+            Requant::TfliteInt64 => (4, 32),
             Requant::Single => (1, 32),
             Requant::Fixed(bits) => (2, bits),
             Requant::Shift => (3, 0),
@@ -88,7 +113,7 @@ impl Variant {
             cols: self.cols,
             act_bits: self.act_bits,
             act_signed: true,
-            weight_bits: 8,
+            weight_bits: self.weight_bits,
             weight_signed: true,
             acc_bits: self.acc_bits,
             acc_saturate: self.saturate,
@@ -96,16 +121,25 @@ impl Variant {
             requant_mode,
             requant_mult_bits,
             rounding,
-            out_bits: 8,
+            out_bits: self.out_bits,
         }
     }
 
-    fn overflow(&self, value: i64) -> i64 {
-        if self.saturate {
-            saturate(value, self.acc_bits, Signedness::Signed)
+    /// Brings `value` into the signed `acc_bits` register: two's complement
+    /// wrap or saturation.
+    fn overflow(&self, value: i128) -> i64 {
+        let min = -(1_i128 << (self.acc_bits - 1));
+        let max = -min - 1;
+        let kept = if self.saturate {
+            value.clamp(min, max)
         } else {
-            wrap(value, self.acc_bits, Signedness::Signed)
-        }
+            (value - min).rem_euclid(1_i128 << self.acc_bits) + min
+        };
+        kept as i64
+    }
+
+    fn is_tflite(&self) -> bool {
+        matches!(self.requant, Requant::Tflite | Requant::TfliteInt64)
     }
 }
 
@@ -123,6 +157,9 @@ struct Case {
 }
 
 fn make_case(variant: &Variant, random: &mut Random) -> Case {
+    if variant.acc_bits > 32 {
+        return make_wide_case(variant, random);
+    }
     let (m, k, n) = (variant.m as usize, variant.k as usize, variant.n as usize);
     let act_limit = (1i64 << (variant.act_bits - 1)) - 1;
     let a = (0..m * k)
@@ -138,7 +175,7 @@ fn make_case(variant: &Variant, random: &mut Random) -> Case {
         1 << 20
     };
     let bias = (0..n)
-        .map(|_| variant.overflow(random.range(-bias_limit, bias_limit)))
+        .map(|_| variant.overflow(random.range(-bias_limit, bias_limit).into()))
         .collect();
     // Scales that bring a sum of K products of about 2^15 into int8, with
     // some left shifts (scales above 1) to exercise that path.
@@ -191,52 +228,216 @@ fn add_ties(variant: &Variant, case: &mut Case, random: &mut Random) {
 /// The PPU scale of `variant`'s requantisation mode.
 fn integer_scale(variant: &Variant, scale: QuantizedMultiplier) -> IntegerScale {
     match variant.requant {
-        Requant::Tflite | Requant::Single => single_rounding_scale(scale),
+        Requant::Tflite | Requant::TfliteInt64 | Requant::Single => single_rounding_scale(scale),
         Requant::Fixed(bits) => quantize_multiplier_to_bits(scale, bits),
         Requant::Shift => nearest_power_of_two(scale),
     }
 }
 
+/// A random GEMM for an accumulator wider than 32 bits, with full-range
+/// operands. Each of eight channel kinds takes its own weight width, bias
+/// and scale, so that the requantiser sees values that fit 32 bits (some
+/// wrapped by the reference's 32-bit left shift), values on both sides of
+/// the i32 bounds, values near the top of the register and, from biases
+/// next to its bounds, sums that overflow it.
+fn make_wide_case(variant: &Variant, random: &mut Random) -> Case {
+    let (m, k, n) = (variant.m as usize, variant.k as usize, variant.n as usize);
+    let act_limit = (1i64 << (variant.act_bits - 1)) - 1;
+    let a: Vec<i64> = (0..m * k)
+        .map(|_| random.range(-act_limit - 1, act_limit))
+        .collect();
+    let widest_weight = variant.weight_bits - 1;
+    let weight_bits = |channel: usize| {
+        let bits = match channel % 8 {
+            0 => 4,
+            4 => 10,
+            5 => 12,
+            _ => widest_weight,
+        };
+        bits.min(widest_weight)
+    };
+    let b: Vec<i64> = (0..k * n)
+        .map(|index| {
+            let limit = (1i64 << weight_bits(index % n)) - 1;
+            random.range(-limit, limit)
+        })
+        .collect();
+
+    let acc_bits = variant.acc_bits;
+    let register_max = (1_i128 << (acc_bits - 1)) - 1;
+    let bias: Vec<i64> = (0..n)
+        .map(|channel| {
+            // Bits of the largest product; a sum of K of them is often
+            // larger, so a bias this close to a bound often overflows.
+            let product_bits = variant.act_bits - 1 + weight_bits(channel);
+            let value = match channel % 8 {
+                0 => random.signed(20),
+                1 => register_max - random.bits(product_bits),
+                2 => random.bits(product_bits) - register_max,
+                3 => random.signed(acc_bits - 2),
+                4 => (1_i128 << 31) - random.bits(30),
+                5 => 0,
+                _ => random.signed(acc_bits - 1),
+            };
+            value as i64
+        })
+        .collect();
+
+    // Scales that bring each channel's largest exact value to about
+    // 2^(out_bits - 3); kinds 3 and 5 scale up by 2 to 4, a left shift.
+    let target = variant.out_bits as i32 - 3;
+    let scales = (0..n)
+        .map(|channel| {
+            let largest = (0..m)
+                .map(|pixel| {
+                    let sum: i128 = (0..k)
+                        .map(|term| i128::from(a[pixel * k + term] * b[term * n + channel]))
+                        .sum();
+                    (sum + i128::from(bias[channel])).abs()
+                })
+                .max()
+                .unwrap_or(0)
+                .max(1);
+            let bits = 128 - largest.leading_zeros() as i32;
+            let exponent = match channel % 8 {
+                3 | 5 => 1,
+                _ => (target - bits).clamp(-32, 6),
+            };
+            let mantissa = 1.0 + (random.next() % 1000) as f64 / 1000.0;
+            quantize_multiplier(mantissa * 2f64.powi(exponent))
+        })
+        .collect();
+    let out_max = (1i64 << (variant.out_bits - 1)) - 1;
+    Case {
+        a,
+        b,
+        bias,
+        scales,
+        zero_point: random.range(-20, 20),
+        out_min: -out_max - 1,
+        out_max,
+        seed: 0x1234_5678,
+        layer: 5,
+    }
+}
+
+/// TFLite's int32 `MultiplyByQuantizedMultiplier` as docs/arithmetic.md
+/// states it for a register of any width, in i128. A value that fits i32:
+/// left shift by `max(shift, 0) mod 32` wrapping in 32 bits, then
+/// `round(x * M / 2^31)` with ties toward +inf saturated to i32, then a
+/// division by `2^max(-shift, 0)` with ties away from zero. A wider value:
+/// the same two roundings without the wrap, shifts limited to 63, the
+/// result saturated to i32.
+fn tflite_int32_requant(x: i64, scale: QuantizedMultiplier) -> i32 {
+    let fits = i32::try_from(x).is_ok();
+    let shifted = if fits {
+        let product = i128::from(x) << scale.shift.max(0).rem_euclid(32);
+        (product + (1 << 31)).rem_euclid(1 << 32) - (1 << 31)
+    } else {
+        i128::from(x) << scale.shift.clamp(0, 63)
+    };
+    let mut high = (2 * shifted * i128::from(scale.multiplier) + (1 << 31)).div_euclid(1 << 32);
+    if fits {
+        high = high.min(i128::from(i32::MAX));
+    }
+    let denominator = 1_i128 << (-scale.shift).clamp(0, 63);
+    let magnitude = (2 * high.abs() + denominator).div_euclid(2 * denominator);
+    (high.signum() * magnitude).clamp(i128::from(i32::MIN), i128::from(i32::MAX)) as i32
+}
+
+/// TFLite's int64 `MultiplyByQuantizedMultiplier` of 16x8 layers as
+/// docs/arithmetic.md states it, in i128: the multiplier rounded to 16 bits,
+/// `M16 = round(M / 2^16)` (ties toward +inf) or `0x7FFF` from `0x7FFF0000`
+/// up, then `round(x * M16 / 2^(15 - shift))` with ties toward +inf and
+/// `shift` limited to -31..=7, keeping the low 32 bits.
+fn tflite_int64_requant(x: i64, scale: QuantizedMultiplier) -> i32 {
+    let multiplier = i128::from(scale.multiplier);
+    let reduced = if multiplier >= 0x7FFF_0000 {
+        0x7FFF
+    } else {
+        (multiplier + (1 << 15)).div_euclid(1 << 16)
+    };
+    let total_shift = 15 - scale.shift.clamp(-31, 7);
+    let rounded = (i128::from(x) * reduced + (1 << (total_shift - 1))).div_euclid(1 << total_shift);
+    rounded as i32
+}
+
+/// Applies `variant`'s `tflite` overload to `x` by the formulas above and
+/// checks the result against the library's requantiser that the executor
+/// runs for it.
+fn tflite_requant(variant: &Variant, x: i64, scale: QuantizedMultiplier) -> i32 {
+    let (expected, library) = if variant.requant == Requant::TfliteInt64 {
+        (
+            tflite_int64_requant(x, scale),
+            multiply_by_quantized_multiplier_i64(x, scale.multiplier, scale.shift),
+        )
+    } else {
+        let library = match i32::try_from(x) {
+            Ok(value) => multiply_by_quantized_multiplier(value, scale.multiplier, scale.shift),
+            Err(_) => multiply_by_quantized_multiplier_wide(x, scale.multiplier, scale.shift),
+        };
+        (tflite_int32_requant(x, scale), library)
+    };
+    assert_eq!(
+        expected, library,
+        "{}: the library requantises {x} by {scale:?} otherwise",
+        variant.name
+    );
+    expected
+}
+
+/// The reference values of one case, each indexed `pixel * n + channel`.
+struct Expected {
+    accumulators: Vec<i64>,
+    /// The values entering the requantiser (after any post bias).
+    requantised: Vec<i64>,
+    /// Bias plus the sum of the products, with no overflow.
+    exact: Vec<i128>,
+    outputs: Vec<i64>,
+}
+
 /// Accumulators and outputs by the fold-ordered loop and the PPU order of
 /// docs/arithmetic.md: the reference the RTL must match.
-/// Returns the accumulators, the values entering the requantiser (after
-/// any post bias) and the outputs, each indexed `pixel * n + channel`.
-fn reference(variant: &Variant, case: &Case) -> (Vec<i64>, Vec<i64>, Vec<i64>) {
+fn reference(variant: &Variant, case: &Case) -> Expected {
     let (m, k, n) = (variant.m as usize, variant.k as usize, variant.n as usize);
     let rows = variant.rows as usize;
-    let mut accumulators = vec![0; m * n];
-    let mut requantised = vec![0; m * n];
-    let mut outputs = vec![0; m * n];
+    let mut expected = Expected {
+        accumulators: vec![0; m * n],
+        requantised: vec![0; m * n],
+        exact: vec![0; m * n],
+        outputs: vec![0; m * n],
+    };
     for pixel in 0..m {
         for channel in 0..n {
-            let mut acc = if variant.bias_post {
-                0
-            } else {
-                case.bias[channel]
-            };
+            let index = pixel * n + channel;
+            let bias = case.bias[channel];
+            let mut acc = if variant.bias_post { 0 } else { bias };
+            let mut exact = i128::from(bias);
             for fold_start in (0..k).step_by(rows) {
                 let mut partial = 0;
                 for term in fold_start..(fold_start + rows).min(k) {
-                    let product = case.a[pixel * k + term] * case.b[term * n + channel];
-                    partial = variant.overflow(partial + product);
+                    let product = i128::from(case.a[pixel * k + term])
+                        * i128::from(case.b[term * n + channel]);
+                    partial = variant.overflow(i128::from(partial) + product);
+                    exact += product;
                 }
-                acc = variant.overflow(acc + partial);
+                acc = variant.overflow(i128::from(acc) + i128::from(partial));
             }
-            accumulators[pixel * n + channel] = acc;
+            expected.accumulators[index] = acc;
+            expected.exact[index] = exact;
 
             let biased = if variant.bias_post {
-                variant.overflow(acc + case.bias[channel])
+                variant.overflow(i128::from(acc) + i128::from(bias))
             } else {
                 acc
             };
-            requantised[pixel * n + channel] = biased;
+            expected.requantised[index] = biased;
             let scale = case.scales[channel];
-            let offset = if variant.requant == Requant::Tflite {
-                let scaled =
-                    multiply_by_quantized_multiplier(biased as i32, scale.multiplier, scale.shift);
+            let offset = if variant.is_tflite() {
+                let scaled = tflite_requant(variant, biased, scale);
                 i64::from(scaled.wrapping_add(case.zero_point as i32))
             } else {
-                let event = (pixel * n + channel) as u64;
+                let event = index as u64;
                 let word = rounding_word(case.seed, case.layer, event).expect("nonzero seed");
                 let scaled = multiply_by_integer_scale(
                     biased,
@@ -246,10 +447,10 @@ fn reference(variant: &Variant, case: &Case) -> (Vec<i64>, Vec<i64>, Vec<i64>) {
                 );
                 scaled.saturating_add(case.zero_point)
             };
-            outputs[pixel * n + channel] = offset.max(case.out_min).min(case.out_max);
+            expected.outputs[index] = offset.max(case.out_min).min(case.out_max);
         }
     }
-    (accumulators, requantised, outputs)
+    expected
 }
 
 /// Writes the images of `case` in the export layout and returns the
@@ -317,7 +518,7 @@ fn write_layer(variant: &Variant, case: &Case, dir: &Path) -> RtlLayer {
     let mult_bits = parameters.requant_mult_bits;
     let requant = per_tile(&|channel| {
         let scale = case.scales[channel];
-        let (multiplier, right_shift) = if variant.requant == Requant::Tflite {
+        let (multiplier, right_shift) = if variant.is_tflite() {
             (i64::from(scale.multiplier), -i64::from(scale.shift))
         } else {
             let integer = integer_scale(variant, scale);
@@ -337,7 +538,7 @@ fn write_layer(variant: &Variant, case: &Case, dir: &Path) -> RtlLayer {
     let bias = per_tile(&|channel| case.bias[channel]);
     let zero = per_tile(&|_| 0);
 
-    write_image(&dir.join("weights.mem"), &weights, 8);
+    write_image(&dir.join("weights.mem"), &weights, variant.weight_bits);
     write_image(&dir.join("activations.mem"), &activations, variant.act_bits);
     write_image(&dir.join("requant.mem"), &requant, mult_bits + 8);
     let (init, post) = if variant.bias_post {
@@ -409,15 +610,19 @@ fn assert_dump_eq(name: &str, variant: &Variant, dump: &[Vec<i64>], expected: &[
 /// Checks that the case can tell the variant from its neighbours: its
 /// outputs differ under the other deterministic rounding modes (all of them
 /// for the shift variants, which carry ties; truncation or half-away for
-/// the others), and a narrow accumulator overflows at least once.
-fn assert_case_discriminates(variant: &Variant, case: &Case, requantised: &[i64], outputs: &[i64]) {
+/// the others) or, for `tflite`, under the other overload, and every
+/// accumulator other than 32 bits overflows at least once. A register wider
+/// than 32 bits must also feed the requantiser values beyond i32 and near
+/// its own top; [`assert_exercises_wide_tflite`] checks the int32 overload's
+/// two paths.
+fn assert_case_discriminates(variant: &Variant, case: &Case, expected: &Expected) {
     let deterministic = [
         Rounding::HalfAway,
         Rounding::HalfUp,
         Rounding::HalfEven,
         Rounding::Truncate,
     ];
-    if variant.requant != Requant::Tflite && deterministic.contains(&variant.rounding) {
+    if !variant.is_tflite() && deterministic.contains(&variant.rounding) {
         // Only the shift variants carry ties; the others must at least
         // tell a nearest mode from truncation.
         let others: Vec<Rounding> = if variant.requant == Requant::Shift {
@@ -431,33 +636,111 @@ fn assert_case_discriminates(variant: &Variant, case: &Case, requantised: &[i64]
             vec![Rounding::Truncate]
         };
         for other in others {
-            let (_, _, other_outputs) = reference(
+            let other_outputs = reference(
                 &Variant {
                     rounding: other,
                     ..*variant
                 },
                 case,
-            );
+            )
+            .outputs;
             assert!(
-                outputs != other_outputs,
+                expected.outputs != other_outputs,
                 "{}: the case gives the same outputs under {other:?}",
                 variant.name
             );
         }
     }
-    if variant.acc_bits < 32 {
-        let wide = Variant {
-            acc_bits: 48,
-            saturate: false,
-            ..*variant
+    if variant.acc_bits > 32 && variant.is_tflite() {
+        let other = if variant.requant == Requant::Tflite {
+            Requant::TfliteInt64
+        } else {
+            Requant::Tflite
         };
-        let (_, exact, _) = reference(&wide, case);
+        let other_outputs = reference(
+            &Variant {
+                requant: other,
+                ..*variant
+            },
+            case,
+        )
+        .outputs;
         assert!(
-            requantised != exact,
-            "{}: no accumulator overflows",
+            expected.outputs != other_outputs,
+            "{}: the case gives the same outputs under {other:?}",
             variant.name
         );
     }
+    if variant.acc_bits != 32 {
+        let overflowed = expected
+            .requantised
+            .iter()
+            .zip(&expected.exact)
+            .any(|(&value, &exact)| i128::from(value) != exact);
+        assert!(overflowed, "{}: no accumulator overflows", variant.name);
+    }
+    if variant.acc_bits > 32 {
+        let values = &expected.requantised;
+        let beyond = values
+            .iter()
+            .filter(|&&value| i32::try_from(value).is_err())
+            .count();
+        let largest = values.iter().map(|value| value.unsigned_abs()).max();
+        let largest_bits = 64 - largest.unwrap_or(0).leading_zeros();
+        eprintln!(
+            "rtl: {}: {beyond} of {} requantiser inputs beyond 32 bits, the largest of {largest_bits} bits",
+            variant.name,
+            values.len()
+        );
+        assert!(
+            beyond * 4 >= values.len(),
+            "{}: only {beyond} of {} requantiser inputs are beyond 32 bits",
+            variant.name,
+            values.len()
+        );
+        assert!(
+            beyond < values.len(),
+            "{}: no requantiser input fits 32 bits",
+            variant.name
+        );
+        assert!(
+            largest_bits >= variant.acc_bits - 1,
+            "{}: the largest requantiser input has {largest_bits} bits",
+            variant.name
+        );
+    }
+    if variant.acc_bits > 32 && variant.requant == Requant::Tflite {
+        assert_exercises_wide_tflite(variant, case, expected);
+    }
+}
+
+/// Checks that the int32 overload takes both of its paths with a left
+/// shift: values that fit i32 and wrap in the reference's 32-bit left
+/// shift, and values beyond i32 that the exact path shifts left.
+fn assert_exercises_wide_tflite(variant: &Variant, case: &Case, expected: &Expected) {
+    let n = variant.n as usize;
+    let (mut wrapped, mut shifted_wide) = (0, 0);
+    for (index, &value) in expected.requantised.iter().enumerate() {
+        let shift = case.scales[index % n].shift;
+        if shift <= 0 {
+            continue;
+        }
+        match i32::try_from(value) {
+            Ok(narrow) if i32::try_from(i64::from(narrow) << shift).is_err() => wrapped += 1,
+            Ok(_) => {}
+            Err(_) => shifted_wide += 1,
+        }
+    }
+    assert!(
+        wrapped > 0,
+        "{}: no 32-bit value wraps in the left shift",
+        variant.name
+    );
+    assert!(
+        shifted_wide > 0,
+        "{}: no value beyond 32 bits is shifted left",
+        variant.name
+    );
 }
 
 fn check_variant(builds: &RtlBuilds, variant: &Variant, seed: u64, dir: &Path) {
@@ -467,16 +750,20 @@ fn check_variant(builds: &RtlBuilds, variant: &Variant, seed: u64, dir: &Path) {
     let binary = builds.binary(&variant.parameters().overrides());
     let cycles = run_layer(&binary, &layer);
 
-    let (accumulators, requantised, outputs) = reference(variant, &case);
-    assert_case_discriminates(variant, &case, &requantised, &outputs);
+    let expected = reference(variant, &case);
+    assert_case_discriminates(variant, &case, &expected);
     let acc_dump = read_dump(
         &dir.join("acc.mem"),
         variant.cols as usize,
         variant.acc_bits,
     );
-    assert_dump_eq("accumulator", variant, &acc_dump, &accumulators);
-    let output_dump = read_dump(&dir.join("output.mem"), variant.cols as usize, 8);
-    assert_dump_eq("output", variant, &output_dump, &outputs);
+    assert_dump_eq("accumulator", variant, &acc_dump, &expected.accumulators);
+    let output_dump = read_dump(
+        &dir.join("output.mem"),
+        variant.cols as usize,
+        variant.out_bits,
+    );
+    assert_dump_eq("output", variant, &output_dump, &expected.outputs);
 
     let gemm = Gemm {
         m: variant.m,
@@ -488,8 +775,12 @@ fn check_variant(builds: &RtlBuilds, variant: &Variant, seed: u64, dir: &Path) {
         cols: variant.cols,
         ..ArrayConfig::default()
     };
-    let expected = gemm_compute_cycles(gemm, &array).expect("no overflow");
-    assert_eq!(cycles.compute, expected, "{}: compute cycles", variant.name);
+    let cycles_expected = gemm_compute_cycles(gemm, &array).expect("no overflow");
+    assert_eq!(
+        cycles.compute, cycles_expected,
+        "{}: compute cycles",
+        variant.name
+    );
     let stepped = run_gemm(
         GemmOperands {
             gemm,
@@ -518,6 +809,8 @@ fn variants() -> Vec<Variant> {
         requant: Requant::Tflite,
         rounding: Rounding::HalfAway,
         act_bits: 9,
+        weight_bits: 8,
+        out_bits: 8,
         m: 23,
         k: 22,
         n: 8,
@@ -589,7 +882,68 @@ fn variants() -> Vec<Variant> {
         requant: Requant::Fixed(12),
         ..base
     });
+    list.extend(wide_variants(base));
     list
+}
+
+/// The `tflite` variants on registers wider than 32 bits: int16 x int16
+/// operands on 40- and 48-bit registers with the int32 overload, and 16x8
+/// layers (int16 activations, int8 weights) on a 64-bit register with the
+/// int64 overload.
+fn wide_variants(base: Variant) -> Vec<Variant> {
+    let int16 = Variant {
+        act_bits: 17,
+        weight_bits: 16,
+        ..base
+    };
+    let sixteen_by_eight = Variant {
+        requant: Requant::TfliteInt64,
+        act_bits: 16,
+        acc_bits: 64,
+        out_bits: 16,
+        ..base
+    };
+    vec![
+        Variant {
+            name: "tflite, 40-bit wrap, 32-bit output",
+            acc_bits: 40,
+            out_bits: 32,
+            ..int16
+        },
+        Variant {
+            name: "tflite, 40-bit saturate, post bias",
+            acc_bits: 40,
+            saturate: true,
+            bias_post: true,
+            out_bits: 16,
+            ..int16
+        },
+        Variant {
+            name: "tflite, 48-bit saturate",
+            acc_bits: 48,
+            saturate: true,
+            out_bits: 16,
+            ..int16
+        },
+        Variant {
+            name: "tflite, 48-bit wrap, post bias, 32-bit output",
+            acc_bits: 48,
+            bias_post: true,
+            out_bits: 32,
+            ..int16
+        },
+        Variant {
+            name: "tflite int64 (16x8), 64-bit wrap",
+            ..sixteen_by_eight
+        },
+        Variant {
+            name: "tflite int64 (16x8), 64-bit saturate, post bias, 32-bit output",
+            saturate: true,
+            bias_post: true,
+            out_bits: 32,
+            ..sixteen_by_eight
+        },
+    ]
 }
 
 #[test]
