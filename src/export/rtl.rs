@@ -12,7 +12,7 @@
 //! every requantisation mode on accumulators of up to 64 bits, `tflite`
 //! with TFLite's int32 overload (`REQUANT_MODE` 0) or, for 16x8 layers, its
 //! int64 overload (4). Limitation: `rtl/uncovered.txt` lists a layer only
-//! when its `layers.mem` record holds a mode or accumulator width outside
+//! when its `layers.mem` record contains a mode or accumulator width outside
 //! those, which the export does not write today.
 
 use super::params::{LayerRecord, LAYER_FIELDS};
