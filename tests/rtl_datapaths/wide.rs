@@ -6,14 +6,15 @@
 //! [`make_wide_case`]); other channel counts repeat the kinds.
 
 use super::{Case, Expected, Random, Requant, Variant};
+use fxsim::numeric::Rounding;
 use fxsim::numeric::{quantize_multiplier, QuantizedMultiplier};
 
 /// A random GEMM for an accumulator wider than 32 bits, with full-range
 /// operands. Each of eight channel kinds takes its own weight width, bias
-/// and scale, so that the requantiser receives values that fit 32 bits (some
-/// wrapped by the reference's 32-bit left shift), values on both sides of
-/// the i32 bounds, values near the top of the register and, from biases
-/// next to its bounds, sums that overflow it.
+/// and scale. Together they give the requantiser values that fit 32 bits
+/// (some wrapped by the reference's 32-bit left shift), values on both
+/// sides of the i32 bounds and values near the top of the register. Biases
+/// next to the register's bounds make some sums overflow it.
 pub(crate) fn make_wide_case(variant: &Variant, random: &mut Random) -> Case {
     let (m, k, n) = (variant.m as usize, variant.k as usize, variant.n as usize);
     let act_limit = (1i64 << (variant.act_bits - 1)) - 1;
@@ -165,10 +166,10 @@ pub(crate) fn assert_exercises_wide_tflite(variant: &Variant, case: &Case, expec
     );
 }
 
-/// Returns the `tflite` variants on registers wider than 32 bits: int16 x int16
-/// operands on 40- and 48-bit registers with the int32 overload, and 16x8
-/// layers (int16 activations, int8 weights) on a 64-bit register with the
-/// int64 overload.
+/// Returns the variants on registers wider than 32 bits: int16 x int16
+/// operands on 40- and 48-bit registers with `tflite`'s int32 overload and
+/// with `single`, and 16x8 layers (int16 activations, int8 weights) on a
+/// 64-bit register with the int64 overload.
 pub(crate) fn wide_variants(base: Variant) -> Vec<Variant> {
     let int16 = Variant {
         act_bits: 17,
@@ -209,6 +210,16 @@ pub(crate) fn wide_variants(base: Variant) -> Vec<Variant> {
             acc_bits: 48,
             bias_post: true,
             out_bits: 32,
+            ..int16
+        },
+        Variant {
+            name: "single half-even, 48-bit saturate, post bias",
+            acc_bits: 48,
+            saturate: true,
+            bias_post: true,
+            requant: Requant::Single,
+            rounding: Rounding::HalfEven,
+            out_bits: 16,
             ..int16
         },
         Variant {
