@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The reference RTL checks: installs Verilator, Icarus Verilog and Yosys
 # from the distribution's packages when they are missing, then runs the
-# three RTL test files and prints how long each took.
+# four RTL test files and prints how long each took.
 #
 #   bash .ci/rtl.sh                 install, then run the RTL tests
 #   bash .ci/rtl.sh --install-only  install only (cargo test runs them later)
@@ -37,8 +37,8 @@ if [ "${1:-}" = "--install-only" ]; then
 fi
 
 export FXSIM_NO_SKIP="${FXSIM_NO_SKIP:-1}"
-cargo test --no-run --test rtl_datapaths --test rtl_verilator --test rtl_yosys
-for test in rtl_datapaths rtl_verilator rtl_yosys; do
+cargo test --no-run --test rtl_datapaths --test rtl_wide_export --test rtl_verilator --test rtl_yosys
+for test in rtl_datapaths rtl_wide_export rtl_verilator rtl_yosys; do
     start=$(date +%s)
     cargo test --test "$test" -- --nocapture
     echo "rtl.sh: $test took $(( $(date +%s) - start )) s"

@@ -17,7 +17,7 @@ mod common;
 
 use fxsim::exec::{
     AccumulatorMode, BiasMode, Datapath, Executor, OperandConversion, OverflowCounts, RequantMode,
-    TensorData, TensorValue, ZeroPointMode,
+    TensorData, TensorValue, TfliteOverload, ZeroPointMode,
 };
 use fxsim::model::{
     Activation, Conv2dAttrs, DataType, DepthwiseConv2dAttrs, FullyConnectedAttrs, Graph, Hw, Op,
@@ -1531,6 +1531,12 @@ fn sixteen_by_eight_register_matches_reference() {
         let run = executor.run(std::slice::from_ref(&input)).unwrap();
         assert_eq!(run.values[2], reference.values[2], "{bits}-bit register");
         assert_eq!(executor.arithmetic(0).unwrap().accumulator_bits, bits);
+        let overload = if wide_bias {
+            TfliteOverload::Int64
+        } else {
+            TfliteOverload::Int32
+        };
+        assert_eq!(executor.arithmetic(0).unwrap().tflite_overload, overload);
         assert_eq!(run.overflow[0].unwrap().events, 0, "{bits}-bit register");
     }
 }

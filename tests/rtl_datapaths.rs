@@ -1,28 +1,39 @@
 //! The reference RTL under Verilator on random GEMMs, one build per
-//! datapath variant: wrap and saturate, 16-, 20- and 32-bit accumulators,
-//! bias in the accumulator or in the PPU, `tflite`, `single`, `fixed` and
-//! `shift` requantisation with every rounding mode.
+//! datapath variant. The variants cover wrap and saturate, 16- to 64-bit
+//! accumulators, bias in the accumulator or in the PPU, and `tflite`,
+//! `single`, `fixed` and `shift` requantisation with every rounding mode.
+//! `tflite` runs TFLite's int32 overload and the int64 overload of 16x8
+//! layers.
 //!
-//! The expected values come from a plain fold-ordered loop written here
-//! (the accumulation contract of docs/arithmetic.md) and from the library's
-//! requantisers and LFSR words. The expected cycles come from
+//! The accumulators come from a plain fold-ordered loop written here in
+//! i128 (the accumulation contract of docs/arithmetic.md). The `tflite`
+//! outputs come from the formulas of docs/arithmetic.md, written here in
+//! i128 and checked against the library's requantisers. The other modes
+//! use the library's single-rounding requantiser and LFSR words. The expected cycles come from
 //! `timing::gemm_compute_cycles` and the cycle-stepped model. Skips when
 //! `verilator` is missing unless `FXSIM_NO_SKIP=1`. Limitation: the GEMMs
 //! are random, not layers of a model; tests/rtl_verilator.rs runs those.
 
 mod rtl;
+#[path = "rtl_datapaths/wide.rs"]
+mod wide;
 
 use fxsim::hw::ArrayConfig;
 use fxsim::numeric::lfsr::{rounding_word, Lfsr};
 use fxsim::numeric::{
-    multiply_by_integer_scale, multiply_by_quantized_multiplier, nearest_power_of_two,
-    quantize_multiplier, quantize_multiplier_to_bits, saturate, single_rounding_scale, wrap,
-    IntegerScale, QuantizedMultiplier, Rounding, Signedness,
+    multiply_by_integer_scale, multiply_by_quantized_multiplier,
+    multiply_by_quantized_multiplier_i64, multiply_by_quantized_multiplier_wide,
+    nearest_power_of_two, quantize_multiplier, quantize_multiplier_to_bits, single_rounding_scale,
+    IntegerScale, QuantizedMultiplier, Rounding,
 };
 use fxsim::timing::stepped::{run_gemm, GemmOperands};
 use fxsim::timing::{gemm_compute_cycles, Gemm};
 use rtl::{read_dump, run_layer, write_image, RtlBuilds, RtlLayer, RtlParameters};
 use std::path::Path;
+use wide::{
+    assert_exercises_wide_tflite, make_wide_case, tflite_int32_requant, tflite_int64_requant,
+    wide_variants,
+};
 
 /// A small xorshift generator, so that the cases need no extra crate.
 struct Random(u64);
@@ -39,11 +50,29 @@ impl Random {
     fn range(&mut self, low: i64, high: i64) -> i64 {
         low + (self.next() % (high - low + 1) as u64) as i64
     }
+
+    /// Returns a value in `0..2^bits`, `bits` in 1..=63.
+    fn bits(&mut self, bits: u32) -> i128 {
+        i128::from(self.next() >> (64 - bits))
+    }
+
+    /// Returns a value in `-2^bits < value < 2^bits`, `bits` in 1..=63.
+    fn signed(&mut self, bits: u32) -> i128 {
+        let magnitude = self.bits(bits);
+        if self.next() & 1 == 0 {
+            magnitude
+        } else {
+            -magnitude
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq)]
 enum Requant {
+    /// TFLite's int32 overload, `REQUANT_MODE` 0.
     Tflite,
+    /// TFLite's int64 overload of 16x8 layers, `REQUANT_MODE` 4.
+    TfliteInt64,
     Single,
     Fixed(u32),
     Shift,
@@ -63,6 +92,8 @@ struct Variant {
     /// Largest product magnitude is about 2^(operand bits); a large value
     /// makes narrow accumulators overflow.
     act_bits: u32,
+    weight_bits: u32,
+    out_bits: u32,
     m: u64,
     k: u64,
     n: u64,
@@ -79,6 +110,7 @@ impl Variant {
         };
         let (requant_mode, requant_mult_bits) = match self.requant {
             Requant::Tflite => (0, 32),
+            Requant::TfliteInt64 => (4, 32),
             Requant::Single => (1, 32),
             Requant::Fixed(bits) => (2, bits),
             Requant::Shift => (3, 0),
@@ -88,7 +120,7 @@ impl Variant {
             cols: self.cols,
             act_bits: self.act_bits,
             act_signed: true,
-            weight_bits: 8,
+            weight_bits: self.weight_bits,
             weight_signed: true,
             acc_bits: self.acc_bits,
             acc_saturate: self.saturate,
@@ -96,16 +128,25 @@ impl Variant {
             requant_mode,
             requant_mult_bits,
             rounding,
-            out_bits: 8,
+            out_bits: self.out_bits,
         }
     }
 
-    fn overflow(&self, value: i64) -> i64 {
-        if self.saturate {
-            saturate(value, self.acc_bits, Signedness::Signed)
+    /// Brings `value` into the signed `acc_bits` register: two's complement
+    /// wrap or saturation.
+    fn overflow(&self, value: i128) -> i64 {
+        let min = -(1_i128 << (self.acc_bits - 1));
+        let max = -min - 1;
+        let kept = if self.saturate {
+            value.clamp(min, max)
         } else {
-            wrap(value, self.acc_bits, Signedness::Signed)
-        }
+            (value - min).rem_euclid(1_i128 << self.acc_bits) + min
+        };
+        kept as i64
+    }
+
+    fn is_tflite(&self) -> bool {
+        matches!(self.requant, Requant::Tflite | Requant::TfliteInt64)
     }
 }
 
@@ -123,6 +164,9 @@ struct Case {
 }
 
 fn make_case(variant: &Variant, random: &mut Random) -> Case {
+    if variant.acc_bits > 32 {
+        return make_wide_case(variant, random);
+    }
     let (m, k, n) = (variant.m as usize, variant.k as usize, variant.n as usize);
     let act_limit = (1i64 << (variant.act_bits - 1)) - 1;
     let a = (0..m * k)
@@ -138,7 +182,7 @@ fn make_case(variant: &Variant, random: &mut Random) -> Case {
         1 << 20
     };
     let bias = (0..n)
-        .map(|_| variant.overflow(random.range(-bias_limit, bias_limit)))
+        .map(|_| variant.overflow(random.range(-bias_limit, bias_limit).into()))
         .collect();
     // Scales that bring a sum of K products of about 2^15 into int8, with
     // some left shifts (scales above 1) to exercise that path.
@@ -191,52 +235,88 @@ fn add_ties(variant: &Variant, case: &mut Case, random: &mut Random) {
 /// The PPU scale of `variant`'s requantisation mode.
 fn integer_scale(variant: &Variant, scale: QuantizedMultiplier) -> IntegerScale {
     match variant.requant {
-        Requant::Tflite | Requant::Single => single_rounding_scale(scale),
+        Requant::Tflite | Requant::TfliteInt64 | Requant::Single => single_rounding_scale(scale),
         Requant::Fixed(bits) => quantize_multiplier_to_bits(scale, bits),
         Requant::Shift => nearest_power_of_two(scale),
     }
 }
 
+/// Applies `variant`'s `tflite` overload to `x` by the formulas above and
+/// checks the result against the library's requantiser that the executor
+/// runs for it.
+fn tflite_requant(variant: &Variant, x: i64, scale: QuantizedMultiplier) -> i32 {
+    let (expected, library) = if variant.requant == Requant::TfliteInt64 {
+        (
+            tflite_int64_requant(x, scale),
+            multiply_by_quantized_multiplier_i64(x, scale.multiplier, scale.shift),
+        )
+    } else {
+        let library = match i32::try_from(x) {
+            Ok(value) => multiply_by_quantized_multiplier(value, scale.multiplier, scale.shift),
+            Err(_) => multiply_by_quantized_multiplier_wide(x, scale.multiplier, scale.shift),
+        };
+        (tflite_int32_requant(x, scale), library)
+    };
+    assert_eq!(
+        expected, library,
+        "{}: the library requantises {x} by {scale:?} otherwise",
+        variant.name
+    );
+    expected
+}
+
+/// The reference values of one case, each indexed `pixel * n + channel`.
+struct Expected {
+    accumulators: Vec<i64>,
+    /// The values entering the requantiser (after any post bias).
+    requantised: Vec<i64>,
+    /// Bias plus the sum of the products, with no overflow.
+    exact: Vec<i128>,
+    outputs: Vec<i64>,
+}
+
 /// Accumulators and outputs by the fold-ordered loop and the PPU order of
 /// docs/arithmetic.md: the reference the RTL must match.
-/// Returns the accumulators, the values entering the requantiser (after
-/// any post bias) and the outputs, each indexed `pixel * n + channel`.
-fn reference(variant: &Variant, case: &Case) -> (Vec<i64>, Vec<i64>, Vec<i64>) {
+fn reference(variant: &Variant, case: &Case) -> Expected {
     let (m, k, n) = (variant.m as usize, variant.k as usize, variant.n as usize);
     let rows = variant.rows as usize;
-    let mut accumulators = vec![0; m * n];
-    let mut requantised = vec![0; m * n];
-    let mut outputs = vec![0; m * n];
+    let mut expected = Expected {
+        accumulators: vec![0; m * n],
+        requantised: vec![0; m * n],
+        exact: vec![0; m * n],
+        outputs: vec![0; m * n],
+    };
     for pixel in 0..m {
         for channel in 0..n {
-            let mut acc = if variant.bias_post {
-                0
-            } else {
-                case.bias[channel]
-            };
+            let index = pixel * n + channel;
+            let bias = case.bias[channel];
+            let mut acc = if variant.bias_post { 0 } else { bias };
+            let mut exact = i128::from(bias);
             for fold_start in (0..k).step_by(rows) {
                 let mut partial = 0;
                 for term in fold_start..(fold_start + rows).min(k) {
-                    let product = case.a[pixel * k + term] * case.b[term * n + channel];
-                    partial = variant.overflow(partial + product);
+                    let product = i128::from(case.a[pixel * k + term])
+                        * i128::from(case.b[term * n + channel]);
+                    partial = variant.overflow(i128::from(partial) + product);
+                    exact += product;
                 }
-                acc = variant.overflow(acc + partial);
+                acc = variant.overflow(i128::from(acc) + i128::from(partial));
             }
-            accumulators[pixel * n + channel] = acc;
+            expected.accumulators[index] = acc;
+            expected.exact[index] = exact;
 
             let biased = if variant.bias_post {
-                variant.overflow(acc + case.bias[channel])
+                variant.overflow(i128::from(acc) + i128::from(bias))
             } else {
                 acc
             };
-            requantised[pixel * n + channel] = biased;
+            expected.requantised[index] = biased;
             let scale = case.scales[channel];
-            let offset = if variant.requant == Requant::Tflite {
-                let scaled =
-                    multiply_by_quantized_multiplier(biased as i32, scale.multiplier, scale.shift);
+            let offset = if variant.is_tflite() {
+                let scaled = tflite_requant(variant, biased, scale);
                 i64::from(scaled.wrapping_add(case.zero_point as i32))
             } else {
-                let event = (pixel * n + channel) as u64;
+                let event = index as u64;
                 let word = rounding_word(case.seed, case.layer, event).expect("nonzero seed");
                 let scaled = multiply_by_integer_scale(
                     biased,
@@ -246,10 +326,10 @@ fn reference(variant: &Variant, case: &Case) -> (Vec<i64>, Vec<i64>, Vec<i64>) {
                 );
                 scaled.saturating_add(case.zero_point)
             };
-            outputs[pixel * n + channel] = offset.max(case.out_min).min(case.out_max);
+            expected.outputs[index] = offset.max(case.out_min).min(case.out_max);
         }
     }
-    (accumulators, requantised, outputs)
+    expected
 }
 
 /// Writes the images of `case` in the export layout and returns the
@@ -317,7 +397,7 @@ fn write_layer(variant: &Variant, case: &Case, dir: &Path) -> RtlLayer {
     let mult_bits = parameters.requant_mult_bits;
     let requant = per_tile(&|channel| {
         let scale = case.scales[channel];
-        let (multiplier, right_shift) = if variant.requant == Requant::Tflite {
+        let (multiplier, right_shift) = if variant.is_tflite() {
             (i64::from(scale.multiplier), -i64::from(scale.shift))
         } else {
             let integer = integer_scale(variant, scale);
@@ -337,7 +417,7 @@ fn write_layer(variant: &Variant, case: &Case, dir: &Path) -> RtlLayer {
     let bias = per_tile(&|channel| case.bias[channel]);
     let zero = per_tile(&|_| 0);
 
-    write_image(&dir.join("weights.mem"), &weights, 8);
+    write_image(&dir.join("weights.mem"), &weights, variant.weight_bits);
     write_image(&dir.join("activations.mem"), &activations, variant.act_bits);
     write_image(&dir.join("requant.mem"), &requant, mult_bits + 8);
     let (init, post) = if variant.bias_post {
@@ -409,15 +489,19 @@ fn assert_dump_eq(name: &str, variant: &Variant, dump: &[Vec<i64>], expected: &[
 /// Checks that the case can tell the variant from its neighbours: its
 /// outputs differ under the other deterministic rounding modes (all of them
 /// for the shift variants, which carry ties; truncation or half-away for
-/// the others), and a narrow accumulator overflows at least once.
-fn assert_case_discriminates(variant: &Variant, case: &Case, requantised: &[i64], outputs: &[i64]) {
+/// the others) or, for `tflite`, under the other overload, and every
+/// accumulator other than 32 bits overflows at least once. A register wider
+/// than 32 bits must also feed the requantiser values beyond i32 and near
+/// its own top; [`assert_exercises_wide_tflite`] checks the int32 overload's
+/// two paths.
+fn assert_case_discriminates(variant: &Variant, case: &Case, expected: &Expected) {
     let deterministic = [
         Rounding::HalfAway,
         Rounding::HalfUp,
         Rounding::HalfEven,
         Rounding::Truncate,
     ];
-    if variant.requant != Requant::Tflite && deterministic.contains(&variant.rounding) {
+    if !variant.is_tflite() && deterministic.contains(&variant.rounding) {
         // Only the shift variants carry ties; the others must at least
         // tell a nearest mode from truncation.
         let others: Vec<Rounding> = if variant.requant == Requant::Shift {
@@ -431,32 +515,81 @@ fn assert_case_discriminates(variant: &Variant, case: &Case, requantised: &[i64]
             vec![Rounding::Truncate]
         };
         for other in others {
-            let (_, _, other_outputs) = reference(
+            let other_outputs = reference(
                 &Variant {
                     rounding: other,
                     ..*variant
                 },
                 case,
-            );
+            )
+            .outputs;
             assert!(
-                outputs != other_outputs,
+                expected.outputs != other_outputs,
                 "{}: the case gives the same outputs under {other:?}",
                 variant.name
             );
         }
     }
-    if variant.acc_bits < 32 {
-        let wide = Variant {
-            acc_bits: 48,
-            saturate: false,
-            ..*variant
+    if variant.acc_bits > 32 && variant.is_tflite() {
+        let other = if variant.requant == Requant::Tflite {
+            Requant::TfliteInt64
+        } else {
+            Requant::Tflite
         };
-        let (_, exact, _) = reference(&wide, case);
+        let other_outputs = reference(
+            &Variant {
+                requant: other,
+                ..*variant
+            },
+            case,
+        )
+        .outputs;
         assert!(
-            requantised != exact,
-            "{}: no accumulator overflows",
+            expected.outputs != other_outputs,
+            "{}: the case gives the same outputs under {other:?}",
             variant.name
         );
+    }
+    if variant.acc_bits != 32 {
+        let overflowed = expected
+            .requantised
+            .iter()
+            .zip(&expected.exact)
+            .any(|(&value, &exact)| i128::from(value) != exact);
+        assert!(overflowed, "{}: no accumulator overflows", variant.name);
+    }
+    if variant.acc_bits > 32 {
+        let values = &expected.requantised;
+        let beyond = values
+            .iter()
+            .filter(|&&value| i32::try_from(value).is_err())
+            .count();
+        let largest = values.iter().map(|value| value.unsigned_abs()).max();
+        let largest_bits = 64 - largest.unwrap_or(0).leading_zeros();
+        eprintln!(
+            "rtl: {}: {beyond} of {} requantiser inputs beyond 32 bits, the largest of {largest_bits} bits",
+            variant.name,
+            values.len()
+        );
+        assert!(
+            beyond * 4 >= values.len(),
+            "{}: only {beyond} of {} requantiser inputs are beyond 32 bits",
+            variant.name,
+            values.len()
+        );
+        assert!(
+            beyond < values.len(),
+            "{}: no requantiser input fits 32 bits",
+            variant.name
+        );
+        assert!(
+            largest_bits >= variant.acc_bits - 1,
+            "{}: the largest requantiser input has {largest_bits} bits",
+            variant.name
+        );
+    }
+    if variant.acc_bits > 32 && variant.requant == Requant::Tflite {
+        assert_exercises_wide_tflite(variant, case, expected);
     }
 }
 
@@ -467,16 +600,20 @@ fn check_variant(builds: &RtlBuilds, variant: &Variant, seed: u64, dir: &Path) {
     let binary = builds.binary(&variant.parameters().overrides());
     let cycles = run_layer(&binary, &layer);
 
-    let (accumulators, requantised, outputs) = reference(variant, &case);
-    assert_case_discriminates(variant, &case, &requantised, &outputs);
+    let expected = reference(variant, &case);
+    assert_case_discriminates(variant, &case, &expected);
     let acc_dump = read_dump(
         &dir.join("acc.mem"),
         variant.cols as usize,
         variant.acc_bits,
     );
-    assert_dump_eq("accumulator", variant, &acc_dump, &accumulators);
-    let output_dump = read_dump(&dir.join("output.mem"), variant.cols as usize, 8);
-    assert_dump_eq("output", variant, &output_dump, &outputs);
+    assert_dump_eq("accumulator", variant, &acc_dump, &expected.accumulators);
+    let output_dump = read_dump(
+        &dir.join("output.mem"),
+        variant.cols as usize,
+        variant.out_bits,
+    );
+    assert_dump_eq("output", variant, &output_dump, &expected.outputs);
 
     let gemm = Gemm {
         m: variant.m,
@@ -488,8 +625,12 @@ fn check_variant(builds: &RtlBuilds, variant: &Variant, seed: u64, dir: &Path) {
         cols: variant.cols,
         ..ArrayConfig::default()
     };
-    let expected = gemm_compute_cycles(gemm, &array).expect("no overflow");
-    assert_eq!(cycles.compute, expected, "{}: compute cycles", variant.name);
+    let cycles_expected = gemm_compute_cycles(gemm, &array).expect("no overflow");
+    assert_eq!(
+        cycles.compute, cycles_expected,
+        "{}: compute cycles",
+        variant.name
+    );
     let stepped = run_gemm(
         GemmOperands {
             gemm,
@@ -518,6 +659,8 @@ fn variants() -> Vec<Variant> {
         requant: Requant::Tflite,
         rounding: Rounding::HalfAway,
         act_bits: 9,
+        weight_bits: 8,
+        out_bits: 8,
         m: 23,
         k: 22,
         n: 8,
@@ -589,6 +732,7 @@ fn variants() -> Vec<Variant> {
         requant: Requant::Fixed(12),
         ..base
     });
+    list.extend(wide_variants(base));
     list
 }
 

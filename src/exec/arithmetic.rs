@@ -20,6 +20,9 @@ pub struct LayerArithmetic {
     /// resolves to 32 or 64 bits, as TFLite Micro picks it for the layer.
     pub accumulator_bits: u32,
     pub overflow: Overflow,
+    /// The requantiser `tflite` mode applies to this layer; the other modes
+    /// ignore it.
+    pub tflite_overload: TfliteOverload,
     /// Products summed into each accumulator (K): `kh * kw * cin / groups`
     /// for a convolution, `kh * kw` for a depthwise convolution, the input
     /// depth for a fully connected layer.
@@ -30,6 +33,20 @@ pub struct LayerArithmetic {
     pub weight: OperandMapping,
     /// One entry per output channel.
     pub scales: Vec<ChannelScale>,
+}
+
+/// The TFLite `MultiplyByQuantizedMultiplier` overload of a layer, picked
+/// by the accumulator TFLite Micro uses for it, whatever the datapath's
+/// register width.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TfliteOverload {
+    /// The int32 overload (two roundings), for layers the reference
+    /// accumulates in 32 bits. A wider register's value outside the i32
+    /// range takes the same two roundings computed exactly.
+    Int32,
+    /// The int64 overload (multiplier rounded to 16 bits, one rounding), for
+    /// the 16x8 layers the reference accumulates in 64 bits.
+    Int64,
 }
 
 impl LayerArithmetic {
@@ -225,6 +242,7 @@ mod tests {
             datapath: Datapath::reference(),
             accumulator_bits: 32,
             overflow: Overflow::Wrap,
+            tflite_overload: TfliteOverload::Int32,
             terms: 9,
             folds: 1,
             activation: mapping,

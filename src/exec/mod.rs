@@ -20,6 +20,7 @@ mod value;
 
 pub use arithmetic::{
     ChannelScale, LayerArithmetic, OperandConversion, OperandMapping, OverflowCounts,
+    TfliteOverload,
 };
 pub use datapath::{
     AccumulatorMode, BiasMode, Datapath, DatapathError, RequantMode, ZeroPointMode,

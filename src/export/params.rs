@@ -10,7 +10,7 @@
 use super::layer::{multiplier_bits, MacLayer};
 use super::mem::{fits, ImageSpec, MemWriter};
 use super::{ExportError, FileEntry, LayerField, Role};
-use crate::exec::{Datapath, MacKind, RequantMode, ZeroPointMode};
+use crate::exec::{Datapath, MacKind, RequantMode, TfliteOverload, ZeroPointMode};
 use crate::hw::HwConfig;
 use crate::numeric::{Overflow, Rounding};
 use askama::Template;
@@ -67,9 +67,15 @@ pub fn layer_word_bits() -> u32 {
     LAYER_FIELDS.iter().map(|&(_, bits, _)| bits).sum()
 }
 
-fn requant_code(mode: RequantMode) -> (i64, Option<Rounding>) {
+/// Returns the `REQUANT_MODE` code and rounding of `mode`: 0 `tflite` with
+/// TFLite's int32 overload, 4 `tflite` with its int64 overload (16x8 layers
+/// the reference accumulates in 64 bits), 1 `single`, 2 `fixed`, 3 `shift`.
+fn requant_code(mode: RequantMode, overload: TfliteOverload) -> (i64, Option<Rounding>) {
     match mode {
-        RequantMode::Tflite => (0, None),
+        RequantMode::Tflite => match overload {
+            TfliteOverload::Int32 => (0, None),
+            TfliteOverload::Int64 => (4, None),
+        },
         RequantMode::Single { rounding } => (1, Some(rounding)),
         RequantMode::Fixed { rounding, .. } => (2, Some(rounding)),
         RequantMode::Shift { rounding } => (3, Some(rounding)),
@@ -107,7 +113,7 @@ fn layer_values(layer: &MacLayer) -> [i64; LAYER_FIELDS.len()] {
     let widths = layer.widths;
     let datapath = &layer.arithmetic.datapath;
     let image = layer.image;
-    let (requant, rounding) = requant_code(datapath.requant);
+    let (requant, rounding) = requant_code(datapath.requant, layer.arithmetic.tflite_overload);
     let kind = match image.kind {
         MacKind::Conv2d => 0,
         MacKind::DepthwiseConv2d => 1,
@@ -206,7 +212,9 @@ struct ParamsHeader {
 pub fn render_params(model: &str, hw: &HwConfig, layers: usize) -> Result<String, ExportError> {
     let base = hw.datapath;
     let datapath: Datapath = base.to_datapath(hw.array.rows as usize);
-    let (requant_mode, rounding) = requant_code(datapath.requant);
+    // The int64 overload follows a layer's tensor types, so only a layer's
+    // record in layers.mem can carry code 4.
+    let (requant_mode, rounding) = requant_code(datapath.requant, TfliteOverload::Int32);
     ParamsHeader {
         model: model.to_string(),
         rows: hw.array.rows,

@@ -8,9 +8,12 @@
 //! with overrides applied) and `rtl/layerNNN.plusargs` (one `+name=value`
 //! per line, paths relative to the export directory), and `rtl/run.sh`
 //! builds and runs every covered layer. A depthwise or grouped layer runs
-//! as its channel groups one after another, one GEMM each. Limitation: the
-//! `tflite` PPU of the RTL takes accumulators of at most 32 bits, and
-//! layers with wider ones are listed in `rtl/uncovered.txt`.
+//! as its channel groups one after another, one GEMM each. The PPU takes
+//! every requantisation mode on accumulators of up to 64 bits, `tflite`
+//! with TFLite's int32 overload (`REQUANT_MODE` 0) or, for 16x8 layers, its
+//! int64 overload (4). Limitation: `rtl/uncovered.txt` lists a layer only
+//! when its `layers.mem` record contains a mode or accumulator width outside
+//! those, which the export does not write today.
 
 use super::params::{LayerRecord, LAYER_FIELDS};
 use super::{ExportError, FileEntry};
@@ -105,9 +108,14 @@ pub fn layer_run(
     let groups = field(record, "GROUPS");
     let requant_mode = field(record, "REQUANT_MODE");
     let acc_bits = field(record, "ACC_BITS");
-    if requant_mode == 0 && acc_bits > 32 {
+    if !(0..=4).contains(&requant_mode) {
         return Err(format!(
-            "layer {index}: tflite requantisation of a {acc_bits}-bit accumulator; the RTL PPU takes at most 32 bits"
+            "layer {index}: REQUANT_MODE {requant_mode} is not a mode of the RTL PPU, which implements 0 to 4"
+        ));
+    }
+    if !(1..=64).contains(&acc_bits) {
+        return Err(format!(
+            "layer {index}: a {acc_bits}-bit accumulator; the RTL takes 1 to 64 bits"
         ));
     }
     let parameters = vec![
@@ -396,10 +404,33 @@ mod tests {
     }
 
     #[test]
-    fn layer_run_rejects_wide_tflite_accumulator() {
+    fn layer_run_covers_wide_tflite_accumulators() {
+        for (acc_bits, requant_mode) in [(40, 0), (48, 0), (64, 0), (64, 4), (40, 4)] {
+            let mut fields = base_fields();
+            fields.push(("ACC_BITS", acc_bits));
+            fields.push(("REQUANT_MODE", requant_mode));
+            let run = layer_run(&hw(), &record(2, &fields), 16, &[])
+                .unwrap_or_else(|reason| panic!("{acc_bits}-bit, mode {requant_mode}: {reason}"));
+            assert!(run.parameters.contains(&("ACC_BITS", acc_bits)));
+            assert!(run.parameters.contains(&("REQUANT_MODE", requant_mode)));
+            assert!(run.parameters.contains(&("OUT_BITS", 16)));
+        }
+    }
+
+    #[test]
+    fn layer_run_rejects_unknown_requant_mode() {
         let mut fields = base_fields();
-        fields.push(("ACC_BITS", 40));
+        fields.push(("REQUANT_MODE", 5));
         let reason = layer_run(&hw(), &record(2, &fields), 8, &[]).unwrap_err();
-        assert!(reason.contains("40-bit"), "{reason}");
+        assert!(reason.contains("layer 2"), "{reason}");
+        assert!(reason.contains("REQUANT_MODE 5"), "{reason}");
+    }
+
+    #[test]
+    fn layer_run_rejects_accumulator_over_64_bits() {
+        let mut fields = base_fields();
+        fields.push(("ACC_BITS", 65));
+        let reason = layer_run(&hw(), &record(3, &fields), 8, &[]).unwrap_err();
+        assert!(reason.contains("65-bit"), "{reason}");
     }
 }

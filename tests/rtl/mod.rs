@@ -25,7 +25,8 @@ pub struct RtlParameters {
     pub acc_bits: u32,
     pub acc_saturate: bool,
     pub bias_post: bool,
-    /// 0 tflite, 1 single, 2 fixed, 3 shift.
+    /// 0 tflite (int32 overload), 1 single, 2 fixed, 3 shift, 4 tflite
+    /// (int64 overload of 16x8 layers).
     pub requant_mode: u32,
     /// Multiplier bits of a requant element in the image (0 in shift mode).
     pub requant_mult_bits: u32,

@@ -11,7 +11,9 @@ use super::mac_fold::FoldConfig;
 use super::mac_layer::{operands, Bias, LayerActivations, Register, Weights};
 use super::mac_operands::{mapped_zero_point, operand_table, table_operands};
 use super::mac_ppu::{ConfiguredRequant, Ppu};
-use crate::exec::arithmetic::{ChannelScale, LayerArithmetic, OperandConversion, OperandMapping};
+use crate::exec::arithmetic::{
+    ChannelScale, LayerArithmetic, OperandConversion, OperandMapping, TfliteOverload,
+};
 use crate::exec::datapath::{AccumulatorMode, BiasMode, RequantMode, ZeroPointMode};
 use crate::exec::image::{MacImage, MacKind};
 use crate::exec::{Datapath, TensorValue};
@@ -199,6 +201,7 @@ pub(crate) fn plan(datapath: &Datapath, inputs: PlanInputs) -> MacPlan {
         datapath: datapath.clone(),
         accumulator_bits: accumulator.bits,
         overflow: accumulator.overflow,
+        tflite_overload: accumulator.tflite_overload,
         terms,
         folds: terms.div_ceil(datapath.rows.max(1)),
         activation: input_mapping,
@@ -230,6 +233,7 @@ struct AccumulatorChoice {
     bits: u32,
     overflow: Overflow,
     requant: ConfiguredRequant,
+    tflite_overload: TfliteOverload,
 }
 
 /// Picks the register and the PPU's requantiser for `datapath`.
@@ -243,6 +247,11 @@ fn accumulator(
         Register::Bits64 => 64,
         Register::Bits32 | Register::Fold(_) => 32,
     };
+    let tflite_overload = if reference_bits <= 32 {
+        TfliteOverload::Int32
+    } else {
+        TfliteOverload::Int64
+    };
     if let (AccumulatorMode::Reference, RequantMode::Tflite) =
         (datapath.accumulator, datapath.requant)
     {
@@ -251,6 +260,7 @@ fn accumulator(
             bits: reference_bits,
             overflow: Overflow::Wrap,
             requant: ConfiguredRequant::TfliteInt32,
+            tflite_overload,
         };
     }
 
@@ -270,8 +280,10 @@ fn accumulator(
         // The routine the reference uses for this layer, whatever the
         // register width, so that a wider register without overflow gives
         // the reference's results.
-        RequantMode::Tflite if reference_bits <= 32 => ConfiguredRequant::TfliteInt32,
-        RequantMode::Tflite => ConfiguredRequant::TfliteInt64,
+        RequantMode::Tflite => match tflite_overload {
+            TfliteOverload::Int32 => ConfiguredRequant::TfliteInt32,
+            TfliteOverload::Int64 => ConfiguredRequant::TfliteInt64,
+        },
         RequantMode::Single { rounding } => scaled(rounding, &single_rounding_scale),
         RequantMode::Fixed {
             multiplier_bits,
@@ -290,6 +302,7 @@ fn accumulator(
         bits,
         overflow,
         requant,
+        tflite_overload,
     }
 }
 
