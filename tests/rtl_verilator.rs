@@ -362,17 +362,15 @@ seed = 12345
     ),
 ];
 
-#[test]
-fn tiny_example_variants_match_rtl() {
-    if skip_without_verilator() {
-        return;
-    }
+/// Runs every datapath variant of the tiny example on `base` (a hardware
+/// description without `[datapath]`), under Verilator and Icarus.
+fn check_tiny_variants(base: &str, root_name: &str) {
     let tiny = common::tiny_example_dir();
     let graph = fxsim::import::tflite::read_file(tiny.join("model.tflite")).unwrap();
     let input = fxsim::io::read_npy(&tiny.join("input.npy")).unwrap();
-    let root = temporary("rtl-tiny");
+    let root = temporary(root_name);
     for (index, (name, datapath)) in VARIANTS.iter().enumerate() {
-        let text = format!("{BASE_HW}{datapath}");
+        let text = format!("{base}{datapath}");
         let hw = HwConfig::from_toml_str(&text, name).unwrap();
         let dir = root.join(format!("export{index}"));
         let layers = check_model(shared_builds(), name, &graph, &hw, &input, &dir);
@@ -383,6 +381,77 @@ fn tiny_example_variants_match_rtl() {
             common::note_skip("iverilog is not installed");
         }
     }
+    std::fs::remove_dir_all(&root).ok();
+}
+
+#[test]
+fn tiny_example_variants_match_rtl() {
+    if skip_without_verilator() {
+        return;
+    }
+    check_tiny_variants(BASE_HW, "rtl-tiny");
+}
+
+/// [`BASE_HW`] with the output-stationary dataflow.
+const OUTPUT_STATIONARY_HW: &str = r#"
+[device]
+part = "xc7z020"
+[array]
+rows = 4
+cols = 4
+dataflow = "output-stationary"
+"#;
+
+/// The datapath variants under the output-stationary dataflow. The
+/// stochastic one checks that the lanes find each element's LFSR word while
+/// the drain runs from the last pixel of a row tile to the first. The fold
+/// order under saturation is checked by tests/rtl_datapaths.rs, whose cases
+/// are built to saturate mid-fold.
+#[test]
+fn tiny_example_output_stationary_matches_rtl() {
+    if skip_without_verilator() {
+        return;
+    }
+    check_tiny_variants(OUTPUT_STATIONARY_HW, "rtl-tiny-os");
+}
+
+/// person_detect and the digits example on the output-stationary array.
+#[test]
+fn models_output_stationary_match_rtl() {
+    if skip_without_verilator() {
+        return;
+    }
+    let models = require_shared_models!();
+    let hw = HwConfig::from_toml_str(OUTPUT_STATIONARY_HW, "output-stationary.toml").unwrap();
+    let root = temporary("rtl-models-os");
+
+    let graph = fxsim::import::tflite::read_file(models.join("person_detect.tflite")).unwrap();
+    let image = common::bmp_to_int8(&models.join("person.bmp")).unwrap();
+    let input = common::convert::to_value(&image);
+    let layers = check_model(
+        shared_builds(),
+        "person_detect, output-stationary",
+        &graph,
+        &hw,
+        &input,
+        &root.join("person_detect"),
+    );
+    assert!(layers.len() >= 28, "only layers {layers:?} ran");
+
+    let digits = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("examples")
+        .join("digits");
+    let graph = fxsim::import::tflite::read_file(digits.join("model.tflite")).unwrap();
+    let input = fxsim::io::read_npy(&digits.join("input.npy")).unwrap();
+    let layers = check_model(
+        shared_builds(),
+        "digits, output-stationary",
+        &graph,
+        &hw,
+        &input,
+        &root.join("digits"),
+    );
+    assert_eq!(layers, vec![0, 1, 3, 6], "layers that ran");
     std::fs::remove_dir_all(&root).ok();
 }
 

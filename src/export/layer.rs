@@ -1,6 +1,10 @@
 //! The memory images of one MAC layer: weights, streamed activations,
 //! bias, requantisation parameters and (optionally) accumulators, laid out
-//! as a weight-stationary array of `rows x cols` consumes them.
+//! as an array of `rows x cols` consumes them. Only the activation image
+//! depends on the dataflow: a weight-stationary array takes one word of
+//! `rows` K terms of a pixel per cycle, an output-stationary one a word of
+//! one K term of `rows` pixels. The weight image serves both, because its
+//! words run over K (padded to whole folds) with `cols` channels each.
 //!
 //! Every value comes from the executor's prepared layer ([`MacImage`]) and
 //! its run, and the im2col order from the timing model's lowering. The
@@ -11,6 +15,7 @@
 use super::mem::{fits, ImageSpec, MemWriter};
 use super::{ExportError, FileEntry, Role, TensorLayout};
 use crate::exec::{LayerArithmetic, MacImage, RequantMode, TensorValue, ZeroPointMode};
+use crate::hw::Dataflow;
 use crate::model::Graph;
 use crate::numeric::{Overflow, Signedness};
 use std::io::Write;
@@ -20,6 +25,7 @@ use std::io::Write;
 pub struct LayerGeometry {
     pub rows: usize,
     pub cols: usize,
+    pub dataflow: Dataflow,
     pub groups: usize,
     /// Output pixels.
     pub m: usize,
@@ -31,6 +37,9 @@ pub struct LayerGeometry {
     pub folds: usize,
     /// Column tiles per group, `ceil(n / cols)`.
     pub tiles: usize,
+    /// Row tiles of pixels, `ceil(m / rows)`: the output-stationary passes
+    /// per column tile.
+    pub row_tiles: usize,
 }
 
 /// The widths the datapath gives a layer's operands, for its files and for
@@ -101,7 +110,7 @@ impl<'a> MacLayer<'a> {
         index: usize,
         image: &'a MacImage,
         arithmetic: &'a LayerArithmetic,
-        array: (usize, usize),
+        array: (usize, usize, Dataflow),
         input: &TensorValue,
         accumulators: Option<&'a [i64]>,
     ) -> Result<MacLayer<'a>, ExportError> {
@@ -145,16 +154,18 @@ impl<'a> MacLayer<'a> {
                 )));
             }
         }
-        let (rows, cols) = array;
+        let (rows, cols, dataflow) = array;
         let geometry = LayerGeometry {
             rows,
             cols,
+            dataflow,
             groups: image.groups,
             m: lowered.m,
             k: image.terms,
             n: image.group_outputs,
             folds: image.terms.div_ceil(rows),
             tiles: image.group_outputs.div_ceil(cols),
+            row_tiles: lowered.m.div_ceil(rows),
         };
         Ok(MacLayer {
             index,
@@ -178,10 +189,16 @@ impl<'a> MacLayer<'a> {
                 g.groups * g.tiles * g.folds * g.rows,
                 "word = ((g*T + t)*F + f)*R + r; element j = weight of K term f*R + r, channel g*N + t*C + j",
             ),
-            Role::Activations => (
-                g.groups * g.folds * g.m,
-                "word = (g*F + f)*M + m; element r = operand of K term f*R + r of pixel m in group g",
-            ),
+            Role::Activations => match g.dataflow {
+                Dataflow::WeightStationary => (
+                    g.groups * g.folds * g.m,
+                    "word = (g*F + f)*M + m; element r = operand of K term f*R + r of pixel m in group g",
+                ),
+                Dataflow::OutputStationary => (
+                    g.groups * g.row_tiles * g.k,
+                    "word = (g*P + p)*K + k; element r = operand of K term k of pixel p*R + r in group g",
+                ),
+            },
             Role::Accumulators => (
                 g.groups * g.tiles * g.m,
                 "word = (g*T + t)*M + m; element j = accumulator of channel g*N + t*C + j, pixel m",
@@ -208,8 +225,8 @@ impl<'a> MacLayer<'a> {
     fn describe(&self, order: &str, role: Role) -> (String, Option<TensorLayout>) {
         let g = &self.geometry;
         let order = format!(
-            "{order} (R = {}, C = {}, groups = {}, M = {}, K = {}, N = {}, F = {}, T = {})",
-            g.rows, g.cols, g.groups, g.m, g.k, g.n, g.folds, g.tiles
+            "{order} (R = {}, C = {}, groups = {}, M = {}, K = {}, N = {}, F = {}, T = {}, P = {})",
+            g.rows, g.cols, g.groups, g.m, g.k, g.n, g.folds, g.tiles, g.row_tiles
         );
         let tensor = (role == Role::Accumulators).then(|| TensorLayout {
             shape: Vec::new(),
@@ -297,12 +314,31 @@ impl<'a> MacLayer<'a> {
         let mut word = vec![0_i64; g.rows];
         for group in 0..g.groups {
             let group_rows = &self.activations[group * g.m * g.k..][..g.m * g.k];
-            for fold in 0..g.folds {
-                for pixel in group_rows.chunks_exact(g.k.max(1)) {
-                    for (row, element) in word.iter_mut().enumerate() {
-                        *element = pixel.get(fold * g.rows + row).copied().unwrap_or(0);
+            match g.dataflow {
+                Dataflow::WeightStationary => {
+                    for fold in 0..g.folds {
+                        for pixel in group_rows.chunks_exact(g.k.max(1)) {
+                            for (row, element) in word.iter_mut().enumerate() {
+                                *element = pixel.get(fold * g.rows + row).copied().unwrap_or(0);
+                            }
+                            writer.push(&word)?;
+                        }
                     }
-                    writer.push(&word)?;
+                }
+                Dataflow::OutputStationary => {
+                    for row_tile in 0..g.row_tiles {
+                        for k in 0..g.k {
+                            for (row, element) in word.iter_mut().enumerate() {
+                                let pixel = row_tile * g.rows + row;
+                                *element = if pixel < g.m {
+                                    group_rows[pixel * g.k + k]
+                                } else {
+                                    0
+                                };
+                            }
+                            writer.push(&word)?;
+                        }
+                    }
                 }
             }
         }
