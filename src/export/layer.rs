@@ -224,9 +224,13 @@ impl<'a> MacLayer<'a> {
 
     fn describe(&self, order: &str, role: Role) -> (String, Option<TensorLayout>) {
         let g = &self.geometry;
+        let row_tiles = match g.dataflow {
+            Dataflow::WeightStationary => String::new(),
+            Dataflow::OutputStationary => format!(", P = {}", g.row_tiles),
+        };
         let order = format!(
-            "{order} (R = {}, C = {}, groups = {}, M = {}, K = {}, N = {}, F = {}, T = {}, P = {})",
-            g.rows, g.cols, g.groups, g.m, g.k, g.n, g.folds, g.tiles, g.row_tiles
+            "{order} (R = {}, C = {}, groups = {}, M = {}, K = {}, N = {}, F = {}, T = {}{row_tiles})",
+            g.rows, g.cols, g.groups, g.m, g.k, g.n, g.folds, g.tiles
         );
         let tensor = (role == Role::Accumulators).then(|| TensorLayout {
             shape: Vec::new(),

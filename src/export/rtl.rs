@@ -9,12 +9,13 @@
 //! per line, paths relative to the export directory), and `rtl/run.sh`
 //! builds and runs every covered layer. A depthwise or grouped layer runs
 //! as its channel groups one after another, one GEMM each. Limitation: the
-//! `tflite` PPU of the RTL takes accumulators of at most 32 bits, and
-//! layers with wider ones are listed in `rtl/uncovered.txt`.
+//! reference RTL has no depthwise vector unit, and the `tflite` PPU takes
+//! accumulators of at most 32 bits; such layers, and layers too large for
+//! the testbench's memories, are listed in `rtl/uncovered.txt`.
 
 use super::params::{LayerRecord, LAYER_FIELDS};
 use super::{ExportError, FileEntry};
-use crate::hw::{Dataflow, HwConfig};
+use crate::hw::{Dataflow, DepthwiseUnit, HwConfig};
 use crate::numeric::lfsr::{rounding_word, Lfsr, STEPS_PER_EVENT};
 use askama::Template;
 use std::fmt::Write as _;
@@ -199,6 +200,11 @@ pub fn layer_run(
     if requant_mode == 0 && acc_bits > 32 {
         return Err(format!(
             "layer {index}: tflite requantisation of a {acc_bits}-bit accumulator; the RTL PPU takes at most 32 bits"
+        ));
+    }
+    if field(record, "KIND") == 1 && hw.array.depthwise == DepthwiseUnit::Vector {
+        return Err(format!(
+            "layer {index}: depthwise layer on the vector unit (array.depthwise = \"vector\"); the reference RTL has the array only"
         ));
     }
     let (words, _) = TestbenchSize::needs(hw, record);
@@ -586,5 +592,23 @@ mod tests {
         let reason = layer_run(&hw(), &layer, 8, &[], size).unwrap_err();
         assert!(reason.contains("layer 4"), "{reason}");
         assert!(reason.contains("4194304"), "{reason}");
+    }
+
+    #[test]
+    fn layer_run_rejects_depthwise_on_vector_unit() {
+        let vector = HwConfig::from_toml_str(
+            "[device]\npart = \"xc7z020\"\n[array]\nrows = 4\ncols = 2\ndepthwise = \"vector\"\n",
+            "t",
+        )
+        .expect("a valid description");
+        let mut fields = base_fields();
+        fields.push(("KIND", 1));
+        let reason = layer_run(&vector, &record(5, &fields), 8, &[], size()).unwrap_err();
+        assert!(reason.contains("layer 5"), "{reason}");
+        assert!(reason.contains("vector unit"), "{reason}");
+        // The same layer runs on the array, and a convolution on either.
+        assert!(layer_run(&hw(), &record(5, &fields), 8, &[], size()).is_ok());
+        fields.push(("KIND", 0));
+        assert!(layer_run(&vector, &record(5, &fields), 8, &[], size()).is_ok());
     }
 }
