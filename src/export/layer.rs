@@ -224,9 +224,10 @@ impl<'a> MacLayer<'a> {
 
     fn describe(&self, order: &str, role: Role) -> (String, Option<TensorLayout>) {
         let g = &self.geometry;
-        let row_tiles = match g.dataflow {
-            Dataflow::WeightStationary => String::new(),
-            Dataflow::OutputStationary => format!(", P = {}", g.row_tiles),
+        // Only the output-stationary activation image is indexed by row tile.
+        let row_tiles = match (g.dataflow, role) {
+            (Dataflow::OutputStationary, Role::Activations) => format!(", P = {}", g.row_tiles),
+            _ => String::new(),
         };
         let order = format!(
             "{order} (R = {}, C = {}, groups = {}, M = {}, K = {}, N = {}, F = {}, T = {}{row_tiles})",
