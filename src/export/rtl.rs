@@ -539,7 +539,7 @@ mod tests {
         let mut fields = base_fields();
         fields.extend([("M", 20_000), ("K", 9), ("F", 3), ("T", 2), ("GROUPS", 8)]);
         let layer = record(3, &fields);
-        let size = TestbenchSize::for_layers(&hw(), &[layer.clone()]);
+        let size = TestbenchSize::for_layers(&hw(), std::slice::from_ref(&layer));
         // 8 groups of 60,000 activation words: 480,000 < 2^19.
         assert_eq!(size.depth, 1 << 19);
         assert_eq!(size.pixel_bits, 15);
@@ -575,7 +575,7 @@ mod tests {
             &layer,
             8,
             &[],
-            TestbenchSize::for_layers(&hw, &[layer.clone()]),
+            TestbenchSize::for_layers(&hw, std::slice::from_ref(&layer)),
         )
         .expect("covered");
         assert!(run.parameters.contains(&("DATAFLOW", 1)));
@@ -587,7 +587,7 @@ mod tests {
         let mut fields = base_fields();
         fields.extend([("M", 1 << 22), ("K", 9), ("F", 3), ("T", 2)]);
         let layer = record(4, &fields);
-        let size = TestbenchSize::for_layers(&hw(), &[layer.clone()]);
+        let size = TestbenchSize::for_layers(&hw(), std::slice::from_ref(&layer));
         assert_eq!(size.depth, 1 << 18, "a layer beyond the limit sets no size");
         let reason = layer_run(&hw(), &layer, 8, &[], size).unwrap_err();
         assert!(reason.contains("layer 4"), "{reason}");
