@@ -1,5 +1,6 @@
 // fx_tb: runs one exported MAC layer through fx_core (DATAFLOW 0,
-// weight-stationary) or fx_os_core (DATAFLOW 1, output-stationary).
+// weight-stationary), fx_os_core (DATAFLOW 1, output-stationary) or, for a
+// depthwise layer on the vector unit, fx_vector_core (VECTOR_UNIT 1).
 //
 // The datapath is fixed by parameters (set them with Verilator -G or Icarus
 // -P); the layer comes from plusargs, so one build runs every layer of a
@@ -14,8 +15,9 @@
 //               fx_os_core the testbench derives its words from these.
 // The activation image follows the dataflow: word (g*F + f)*M + m holds K
 // terms f*ROWS.. of pixel m (weight-stationary), word (g*P + p)*K + k holds
-// K term k of pixels p*ROWS.. (output-stationary, P = ceil(M / ROWS)). The
-// other images are the same for both.
+// K term k of pixels p*ROWS.. (output-stationary, P = ceil(M / ROWS)), and
+// word (t*M + m)*K + k holds K term k of pixel m for the COLS channels of
+// tile t (vector unit). The other images are the same for all three.
 // The memories read asynchronously, so this is a simulation model, not a
 // memory system to synthesize. Prints one line:
 //   fxsim-rtl: compute_cycles=C ppu_latency_cycles=P
@@ -43,9 +45,12 @@ module fx_tb;
     parameter ADDRESS_BITS = 20;
     parameter DEPTH = 1 << 18;
     parameter DATAFLOW = 0;
+    parameter VECTOR_UNIT = 0;
 
     localparam MULT_BITS = REQUANT_MULT_BITS > 0 ? REQUANT_MULT_BITS : 1;
     localparam REQUANT_BITS = REQUANT_MULT_BITS + 8;
+    // Elements of an activation word: one per row, or one per vector lane.
+    localparam ACT_ELEMENTS = VECTOR_UNIT != 0 ? COLS : ROWS;
 
     reg clk = 1'b0;
     reg rst = 1'b1;
@@ -53,7 +58,7 @@ module fx_tb;
     wire done;
 
     reg [COLS*W_BITS-1:0]       weights [0:DEPTH-1];
-    reg [ROWS*A_BITS-1:0]       activations [0:DEPTH-1];
+    reg [ACT_ELEMENTS*A_BITS-1:0] activations [0:DEPTH-1];
     reg [COLS*ACC_BITS-1:0]     bias [0:DEPTH-1];
     reg [COLS*ACC_BITS-1:0]     bias_post [0:DEPTH-1];
     reg [COLS*REQUANT_BITS-1:0] requant [0:DEPTH-1];
@@ -90,7 +95,55 @@ module fx_tb;
     endgenerate
 
     generate
-        if (DATAFLOW == 0) begin : weight_stationary
+        if (VECTOR_UNIT != 0) begin : vector_unit
+            fx_vector_core #(
+                .ROWS(ROWS),
+                .COLS(COLS),
+                .A_BITS(A_BITS),
+                .A_SIGNED(A_SIGNED),
+                .W_BITS(W_BITS),
+                .W_SIGNED(W_SIGNED),
+                .ACC_BITS(ACC_BITS),
+                .ACC_SATURATE(ACC_SATURATE),
+                .BIAS_POST(BIAS_POST),
+                .REQUANT_MODE(REQUANT_MODE),
+                .MULT_BITS(MULT_BITS),
+                .ROUNDING(ROUNDING),
+                .OUT_BITS(OUT_BITS),
+                .ADDRESS_BITS(ADDRESS_BITS)
+            ) core (
+                .clk(clk),
+                .rst(rst),
+                .start(start),
+                .done(done),
+                .cfg_m(m),
+                .cfg_k(k),
+                .cfg_n(n),
+                .cfg_folds(folds),
+                .cfg_tiles(tiles),
+                .cfg_out_zero_point(zero_point),
+                .cfg_out_min(out_min),
+                .cfg_out_max(out_max),
+                .cfg_lfsr_start(group_lfsr_start),
+                .cfg_lfsr_jump(lfsr_jump),
+                .weight_address(weight_address),
+                .weight_data(weights[group * tiles * folds * ROWS + weight_address]),
+                .act_address(act_address),
+                .act_data(activations[group * act_group_words + act_address]),
+                .tile_address(tile_address),
+                .bias_data(bias[group * tiles + tile_address]),
+                .bias_post_data(bias_post[group * tiles + tile_address]),
+                .requant_data(requant_word),
+                .acc_write(acc_write),
+                .acc_write_address(acc_write_address),
+                .acc_write_data(acc_write_data),
+                .out_write(out_write),
+                .out_write_address(out_write_address),
+                .out_write_data(out_write_data),
+                .compute_cycles(compute_cycles),
+                .ppu_cycles(ppu_cycles)
+            );
+        end else if (DATAFLOW == 0) begin : weight_stationary
             fx_core #(
                 .ROWS(ROWS),
                 .COLS(COLS),
@@ -256,7 +309,7 @@ module fx_tb;
     endtask
 
     integer i, found;
-    reg [63:0] waited, words;
+    reg [63:0] waited, words, act_words, addresses;
     initial begin
         for (i = 0; i < DEPTH; i = i + 1) begin
             bias[i] = 0;
@@ -278,17 +331,22 @@ module fx_tb;
         folds = (k + ROWS - 1) / ROWS;
         tiles = (n + COLS - 1) / COLS;
         row_tiles = (m + ROWS - 1) / ROWS;
-        act_group_words = DATAFLOW == 0 ? folds * m : row_tiles * k;
-        // The largest image or dump, in words, in 64 bits so that no
-        // product wraps.
+        // Words of the images and dumps, in 64 bits so that no product
+        // wraps: one group's activations, then the largest memory, then the
+        // largest address the core forms inside a group.
+        act_words = VECTOR_UNIT != 0 ? 64'd1 * tiles * m * k
+                  : DATAFLOW == 0 ? 64'd1 * folds * m : 64'd1 * row_tiles * k;
+        act_group_words = act_words[31:0];
         words = 64'd1 * groups * tiles * folds * ROWS;
-        if (64'd1 * groups * (DATAFLOW == 0 ? 64'd1 * folds * m : 64'd1 * row_tiles * k) > words)
-            words = 64'd1 * groups * (DATAFLOW == 0 ? 64'd1 * folds * m : 64'd1 * row_tiles * k);
+        if (groups * act_words > words) words = groups * act_words;
         if (64'd1 * groups * tiles * m > words) words = 64'd1 * groups * tiles * m;
         if ((64'd1 * groups * n + COLS - 1) / COLS * m > words)
             words = (64'd1 * groups * n + COLS - 1) / COLS * m;
-        if ((DATAFLOW == 0 && m >= (1 << PIXEL_BITS)) || words > DEPTH
-            || 64'd1 * tiles * (DATAFLOW == 0 ? folds * ROWS : m) >= (64'd1 << ADDRESS_BITS))
+        addresses = 64'd1 * tiles * folds * ROWS;
+        if (act_words > addresses) addresses = act_words;
+        if (64'd1 * tiles * m > addresses) addresses = 64'd1 * tiles * m;
+        if ((VECTOR_UNIT == 0 && DATAFLOW == 0 && m >= (1 << PIXEL_BITS)) || words > DEPTH
+            || addresses >= (64'd1 << ADDRESS_BITS))
             $fatal(1, "fx_tb: layer m=%0d k=%0d n=%0d groups=%0d needs %0d words; DEPTH=%0d PIXEL_BITS=%0d ADDRESS_BITS=%0d",
                    m, k, n, groups, words, DEPTH, PIXEL_BITS, ADDRESS_BITS);
 

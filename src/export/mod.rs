@@ -237,14 +237,15 @@ impl<'g> Export<'g> {
             .and_then(|id| execution.values.get(id))
             .and_then(Option::as_ref)
             .ok_or_else(|| missing("output"))?;
-        let array = (
-            self.hw.array.rows as usize,
-            self.hw.array.cols as usize,
-            self.hw.array.dataflow,
-        );
         let captured = accumulators.get(index).and_then(Option::as_deref);
         let layer = MacLayer::new(
-            self.graph, index, &image, arithmetic, array, input, captured,
+            self.graph,
+            index,
+            &image,
+            arithmetic,
+            &self.hw.array,
+            input,
+            captured,
         )?;
         records.push(params::layer_record(&layer));
         let mut open_file = |name: &str| open(name);

@@ -8,10 +8,11 @@
 //! with overrides applied) and `rtl/layerNNN.plusargs` (one `+name=value`
 //! per line, paths relative to the export directory), and `rtl/run.sh`
 //! builds and runs every covered layer. A depthwise or grouped layer runs
-//! as its channel groups one after another, one GEMM each. Limitation: the
-//! reference RTL has no depthwise vector unit, and the `tflite` PPU takes
-//! accumulators of at most 32 bits; such layers, and layers too large for
-//! the testbench's memories, are listed in `rtl/uncovered.txt`.
+//! as its channel groups one after another, one GEMM each, on the array, or
+//! in one run on the vector unit under `array.depthwise = "vector"`.
+//! Limitation: the `tflite` PPU takes accumulators of at most 32 bits;
+//! such layers, and layers too large for the testbench's memories, are
+//! listed in `rtl/uncovered.txt`.
 
 use super::params::{LayerRecord, LAYER_FIELDS};
 use super::{ExportError, FileEntry};
@@ -61,6 +62,8 @@ rtl_sources! {
     OsPe => "rtl/fx_os_pe.v",
     OsArray => "rtl/fx_os_array.v",
     OsCore => "rtl/fx_os_core.v",
+    VectorLane => "rtl/fx_vector_lane.v",
+    VectorCore => "rtl/fx_vector_core.v",
     Buffer => "rtl/fx_buffer.v",
     Testbench => "rtl/fx_tb.sv",
 }
@@ -88,6 +91,11 @@ const MIN_ADDRESS_BITS: u32 = 20;
 /// 1.75 GiB in the simulator, so a layer that needs more is left out.
 pub const MAX_DEPTH: u64 = 1 << 22;
 
+/// True when `record` is a depthwise layer that runs on the vector unit.
+fn on_vector_unit(hw: &HwConfig, record: &LayerRecord) -> bool {
+    field(record, "KIND") == 1 && hw.array.depthwise == DepthwiseUnit::Vector
+}
+
 /// Returns the bits that hold every value below `limit`.
 fn bits_below(limit: u64) -> u32 {
     u64::BITS - limit.saturating_sub(1).leading_zeros()
@@ -108,9 +116,10 @@ impl TestbenchSize {
                 .iter()
                 .fold(1_u64, |total, &factor| total.saturating_mul(factor))
         };
-        let streamed = match hw.array.dataflow {
-            Dataflow::WeightStationary => product(&[folds, m]),
-            Dataflow::OutputStationary => product(&[row_tiles, k]),
+        let streamed = match (on_vector_unit(hw, record), hw.array.dataflow) {
+            (true, _) => product(&[tiles, m, k]),
+            (false, Dataflow::WeightStationary) => product(&[folds, m]),
+            (false, Dataflow::OutputStationary) => product(&[row_tiles, k]),
         };
         let words = [
             product(&[groups, tiles, folds, rows]),
@@ -202,11 +211,6 @@ pub fn layer_run(
             "layer {index}: tflite requantisation of a {acc_bits}-bit accumulator; the RTL PPU takes at most 32 bits"
         ));
     }
-    if field(record, "KIND") == 1 && hw.array.depthwise == DepthwiseUnit::Vector {
-        return Err(format!(
-            "layer {index}: depthwise layer on the vector unit (array.depthwise = \"vector\"); the reference RTL has the array only"
-        ));
-    }
     let (words, _) = TestbenchSize::needs(hw, record);
     if words > size.depth {
         return Err(format!(
@@ -221,6 +225,7 @@ pub fn layer_run(
             "DATAFLOW",
             i64::from(super::params::dataflow_code(hw.array.dataflow)),
         ),
+        ("VECTOR_UNIT", i64::from(on_vector_unit(hw, record))),
         ("A_BITS", field(record, "ACT_BITS")),
         ("A_SIGNED", field(record, "ACT_SIGNED")),
         ("W_BITS", field(record, "WEIGHT_BITS")),
@@ -448,7 +453,7 @@ mod tests {
     fn rendered_sources_equal_templates() {
         let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("hdl_templates/rtl");
         let sources = render_sources().expect("the templates render");
-        assert_eq!(sources.len(), 12);
+        assert_eq!(sources.len(), 14);
         for (name, text) in sources {
             let template = fs::read_to_string(dir.join(name)).expect("the template exists");
             assert!(text == template, "{name}: rendering changed the source");
@@ -595,20 +600,29 @@ mod tests {
     }
 
     #[test]
-    fn layer_run_rejects_depthwise_on_vector_unit() {
+    fn layer_run_sets_vector_unit_for_depthwise() {
         let vector = HwConfig::from_toml_str(
             "[device]\npart = \"xc7z020\"\n[array]\nrows = 4\ncols = 2\ndepthwise = \"vector\"\n",
             "t",
         )
         .expect("a valid description");
         let mut fields = base_fields();
-        fields.push(("KIND", 1));
-        let reason = layer_run(&vector, &record(5, &fields), 8, &[], size()).unwrap_err();
-        assert!(reason.contains("layer 5"), "{reason}");
-        assert!(reason.contains("vector unit"), "{reason}");
-        // The same layer runs on the array, and a convolution on either.
-        assert!(layer_run(&hw(), &record(5, &fields), 8, &[], size()).is_ok());
+        fields.extend([("KIND", 1), ("T", 2), ("F", 3)]);
+        let unit = |hw: &HwConfig, fields: &[(&str, i64)]| {
+            let run = layer_run(hw, &record(5, fields), 8, &[], size()).expect("covered");
+            run.parameters
+                .iter()
+                .find(|(name, _)| *name == "VECTOR_UNIT")
+                .map(|&(_, value)| value)
+        };
+        assert_eq!(unit(&vector, &fields), Some(1));
+        // The same layer on the array, and a convolution on either.
+        assert_eq!(unit(&hw(), &fields), Some(0));
         fields.push(("KIND", 0));
-        assert!(layer_run(&vector, &record(5, &fields), 8, &[], size()).is_ok());
+        assert_eq!(unit(&vector, &fields), Some(0));
+        // The vector unit streams T * M * K activation words: 2 * 5 * 9.
+        fields.push(("KIND", 1));
+        let (words, _) = TestbenchSize::needs(&vector, &record(5, &fields));
+        assert_eq!(words, 90);
     }
 }
