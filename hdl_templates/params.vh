@@ -1,10 +1,12 @@
 // fxsim export: params.vh, array and datapath parameters of {{ model }}.
 // These are the base datapath; each MAC layer's own values (per-layer
 // overrides applied) are the fields of layers.mem, one word per layer.
-// Codes: REQUANT_MODE 0 tflite, 1 single, 2 fixed, 3 shift;
+// Codes: DATAFLOW 0 weight-stationary, 1 output-stationary;
+// REQUANT_MODE 0 tflite, 1 single, 2 fixed, 3 shift;
 // ROUNDING 0 half-away, 1 half-up, 2 half-even, 3 truncate, 4 stochastic.
 localparam integer ROWS = {{ rows }};
 localparam integer COLS = {{ cols }};
+localparam integer DATAFLOW = {{ dataflow }};
 localparam integer ACT_BITS = {{ act_bits }};
 localparam integer ACT_SIGNED = {{ act_signed }};
 localparam integer WEIGHT_BITS = {{ weight_bits }};

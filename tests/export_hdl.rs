@@ -269,20 +269,42 @@ fn check_gemm_layers(
                 }
             }
         }
-        for f in 0..folds {
-            for mm in 0..m {
-                for r in 0..rows {
-                    let kk = f * rows + r;
-                    let expected = if kk < k {
-                        lowered.a[mm * k + kk] + operand_offset
-                    } else {
-                        0
-                    };
-                    let word = f * m + mm;
-                    assert_eq!(
-                        activations[word][r], expected,
-                        "layer {index} activation word {word} element {r}"
-                    );
+        if mode.output_stationary {
+            assert_eq!(activations.len(), m.div_ceil(rows) * k, "layer {index}");
+            for p in 0..m.div_ceil(rows) {
+                for kk in 0..k {
+                    for r in 0..rows {
+                        let mm = p * rows + r;
+                        let expected = if mm < m {
+                            lowered.a[mm * k + kk] + operand_offset
+                        } else {
+                            0
+                        };
+                        let word = p * k + kk;
+                        assert_eq!(
+                            activations[word][r], expected,
+                            "layer {index} activation word {word} element {r}"
+                        );
+                    }
+                }
+            }
+        } else {
+            assert_eq!(activations.len(), folds * m, "layer {index}");
+            for f in 0..folds {
+                for mm in 0..m {
+                    for r in 0..rows {
+                        let kk = f * rows + r;
+                        let expected = if kk < k {
+                            lowered.a[mm * k + kk] + operand_offset
+                        } else {
+                            0
+                        };
+                        let word = f * m + mm;
+                        assert_eq!(
+                            activations[word][r], expected,
+                            "layer {index} activation word {word} element {r}"
+                        );
+                    }
                 }
             }
         }
@@ -329,6 +351,8 @@ struct Mode {
     fold: bool,
     /// `bias = "post"`.
     post: bool,
+    /// `array.dataflow = "output-stationary"`.
+    output_stationary: bool,
 }
 
 /// Checks each channel's `{shift, multiplier}` of a `tflite` requant image
@@ -362,6 +386,51 @@ fn check_requant(requant: &[Vec<i64>], graph: &Graph, op: &fxsim::model::Op, col
     }
 }
 
+/// Under the output-stationary dataflow only the activation image changes
+/// (one K term of `rows` pixels per word); the golden files stay the same.
+#[test]
+fn output_stationary_images_match_lowering() {
+    let work = scratch("output_stationary_images_match_lowering");
+    let hw = std::fs::read_to_string(repo(HW)).unwrap().replace(
+        "dataflow = \"weight-stationary\"",
+        "dataflow = \"output-stationary\"",
+    );
+    assert!(hw.contains("dataflow = \"output-stationary\""));
+    std::fs::write(work.join("hw.toml"), hw).unwrap();
+    let example = Example {
+        hw: work.join("hw.toml").display().to_string(),
+        ..tiny()
+    };
+    let dir = export_with("output_stationary_images_match_lowering/run", &example);
+    let graph = fxsim::import::tflite::read_file(repo(MODEL)).unwrap();
+    let values = run_example(&graph, &example);
+    let mode = Mode {
+        output_stationary: true,
+        ..Mode::default()
+    };
+    assert_eq!(check_gemm_layers(&dir, &graph, &values, mode), 3);
+    let params = std::fs::read_to_string(dir.join("params.vh")).unwrap();
+    assert!(
+        params.contains("localparam integer DATAFLOW = 1;"),
+        "{params}"
+    );
+
+    let reference = export_example("output_stationary_images_match_lowering/reference");
+    let manifest = read_manifest(&dir).unwrap();
+    for file in &manifest.files {
+        let old = std::fs::read(reference.join(&file.name)).unwrap();
+        let new = std::fs::read(dir.join(&file.name)).unwrap();
+        let changes = file.name.ends_with("_activations.mem") || file.name == "params.vh";
+        assert_eq!(
+            old != new,
+            changes,
+            "{}: changed {} under output-stationary",
+            file.name,
+            old != new
+        );
+    }
+}
+
 #[test]
 fn fold_and_post_bias_images_match_lowering() {
     let work = scratch("fold_and_post_bias_images_match_lowering");
@@ -382,6 +451,7 @@ fn fold_and_post_bias_images_match_lowering() {
     let mode = Mode {
         fold: true,
         post: true,
+        ..Mode::default()
     };
     assert_eq!(check_gemm_layers(&dir, &graph, &values, mode), 3);
 

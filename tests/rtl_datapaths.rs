@@ -1,9 +1,9 @@
 //! The reference RTL under Verilator on random GEMMs, one build per
 //! datapath variant. The variants cover wrap and saturate, 16- to 64-bit
 //! accumulators, bias in the accumulator or in the PPU, and `tflite`,
-//! `single`, `fixed` and `shift` requantisation with every rounding mode.
-//! `tflite` runs TFLite's int32 overload and the int64 overload of 16x8
-//! layers.
+//! `single`, `fixed` and `shift` requantisation with every rounding mode,
+//! on the weight-stationary and the output-stationary array. `tflite` runs
+//! TFLite's int32 overload and the int64 overload of 16x8 layers.
 //!
 //! The accumulators come from a plain fold-ordered loop written here in
 //! i128 (the accumulation contract of docs/arithmetic.md). The `tflite`
@@ -18,7 +18,7 @@ mod rtl;
 #[path = "rtl_datapaths/wide.rs"]
 mod wide;
 
-use fxsim::hw::ArrayConfig;
+use fxsim::hw::{ArrayConfig, Dataflow};
 use fxsim::numeric::lfsr::{rounding_word, Lfsr};
 use fxsim::numeric::{
     multiply_by_integer_scale, multiply_by_quantized_multiplier,
@@ -84,6 +84,7 @@ struct Variant {
     name: &'static str,
     rows: u32,
     cols: u32,
+    dataflow: Dataflow,
     acc_bits: u32,
     saturate: bool,
     bias_post: bool,
@@ -118,6 +119,10 @@ impl Variant {
         RtlParameters {
             rows: self.rows,
             cols: self.cols,
+            dataflow: match self.dataflow {
+                Dataflow::WeightStationary => 0,
+                Dataflow::OutputStationary => 1,
+            },
             act_bits: self.act_bits,
             act_signed: true,
             weight_bits: self.weight_bits,
@@ -332,6 +337,30 @@ fn reference(variant: &Variant, case: &Case) -> Expected {
     expected
 }
 
+/// Accumulators summed term by term in K order, each addition saturated or
+/// wrapped: the order of an output-stationary PE that ignores the folds.
+/// Under saturation it differs from the contract's fold order, so a case
+/// where the two differ shows that the RTL keeps the folds.
+fn sequential_accumulators(variant: &Variant, case: &Case) -> Vec<i64> {
+    let (m, k, n) = (variant.m as usize, variant.k as usize, variant.n as usize);
+    let mut accumulators = vec![0; m * n];
+    for pixel in 0..m {
+        for channel in 0..n {
+            let mut acc = if variant.bias_post {
+                0
+            } else {
+                case.bias[channel]
+            };
+            for term in 0..k {
+                let product = case.a[pixel * k + term] * case.b[term * n + channel];
+                acc = variant.overflow(i128::from(acc) + i128::from(product));
+            }
+            accumulators[pixel * n + channel] = acc;
+        }
+    }
+    accumulators
+}
+
 /// Writes the images of `case` in the export layout and returns the
 /// testbench run that reads them.
 fn write_layer(variant: &Variant, case: &Case, dir: &Path) -> RtlLayer {
@@ -361,20 +390,42 @@ fn write_layer(variant: &Variant, case: &Case, dir: &Path) -> RtlLayer {
         }
     }
     let mut activations = Vec::new();
-    for fold in 0..folds {
-        for pixel in 0..m {
-            activations.push(
-                (0..rows)
-                    .map(|row| {
-                        let term = fold * rows + row;
-                        if term < k {
-                            case.a[pixel * k + term]
-                        } else {
-                            0
-                        }
-                    })
-                    .collect(),
-            );
+    match variant.dataflow {
+        Dataflow::WeightStationary => {
+            for fold in 0..folds {
+                for pixel in 0..m {
+                    activations.push(
+                        (0..rows)
+                            .map(|row| {
+                                let term = fold * rows + row;
+                                if term < k {
+                                    case.a[pixel * k + term]
+                                } else {
+                                    0
+                                }
+                            })
+                            .collect(),
+                    );
+                }
+            }
+        }
+        Dataflow::OutputStationary => {
+            for row_tile in 0..m.div_ceil(rows) {
+                for term in 0..k {
+                    activations.push(
+                        (0..rows)
+                            .map(|row| {
+                                let pixel = row_tile * rows + row;
+                                if pixel < m {
+                                    case.a[pixel * k + term]
+                                } else {
+                                    0
+                                }
+                            })
+                            .collect(),
+                    );
+                }
+            }
         }
     }
     let per_tile = |value: &dyn Fn(usize) -> i64| -> Vec<Vec<i64>> {
@@ -530,6 +581,15 @@ fn assert_case_discriminates(variant: &Variant, case: &Case, expected: &Expected
             );
         }
     }
+    // A post bias leaves the sums too small to saturate mid-fold.
+    if variant.saturate && variant.acc_bits < 32 && !variant.bias_post {
+        let sequential = sequential_accumulators(variant, case);
+        assert!(
+            expected.accumulators != sequential,
+            "{}: summing term by term saturates the same as the fold order",
+            variant.name
+        );
+    }
     if variant.acc_bits > 32 && variant.is_tflite() {
         let other = if variant.requant == Requant::Tflite {
             Requant::TfliteInt64
@@ -623,6 +683,7 @@ fn check_variant(builds: &RtlBuilds, variant: &Variant, seed: u64, dir: &Path) {
     let array = ArrayConfig {
         rows: variant.rows,
         cols: variant.cols,
+        dataflow: variant.dataflow,
         ..ArrayConfig::default()
     };
     let cycles_expected = gemm_compute_cycles(gemm, &array).expect("no overflow");
@@ -653,6 +714,7 @@ fn variants() -> Vec<Variant> {
         name: "",
         rows: 4,
         cols: 3,
+        dataflow: Dataflow::WeightStationary,
         acc_bits: 32,
         saturate: false,
         bias_post: false,
@@ -733,6 +795,45 @@ fn variants() -> Vec<Variant> {
         ..base
     });
     list.extend(wide_variants(base));
+    // The output-stationary array: partial row and column tiles (23 pixels
+    // on 4 rows, 8 channels on 3 columns), a saturating accumulator whose
+    // fold order the case checks, and stochastic rounding, whose words the
+    // lanes take in the drain order.
+    let output_stationary = Variant {
+        dataflow: Dataflow::OutputStationary,
+        ..base
+    };
+    list.extend([
+        Variant {
+            name: "output-stationary, tflite, 20-bit saturate",
+            acc_bits: 20,
+            saturate: true,
+            ..output_stationary
+        },
+        Variant {
+            name: "output-stationary, fixed 16 half-up, 16-bit saturate",
+            acc_bits: 16,
+            saturate: true,
+            requant: Requant::Fixed(16),
+            rounding: Rounding::HalfUp,
+            ..output_stationary
+        },
+        Variant {
+            name: "output-stationary, single stochastic, 20-bit saturate, post bias",
+            acc_bits: 20,
+            saturate: true,
+            bias_post: true,
+            requant: Requant::Single,
+            rounding: Rounding::Stochastic,
+            ..output_stationary
+        },
+        Variant {
+            name: "output-stationary, shift half-even with ties, 32-bit wrap",
+            requant: Requant::Shift,
+            rounding: Rounding::HalfEven,
+            ..output_stationary
+        },
+    ]);
     list
 }
 

@@ -19,7 +19,7 @@ use fxsim::export::{export, ExportOptions, ExportSources};
 use fxsim::hw::HwConfig;
 use fxsim::model::Graph;
 use fxsim::timing::stepped::{lower_layer, run_gemm};
-use fxsim::timing::{gemm_compute_cycles, Gemm};
+use fxsim::timing::{depthwise_vector_cycles, gemm_compute_cycles, Gemm};
 use fxsim::verify::{verify, VerifyRequest};
 use rtl::{run_plusargs, RtlBuilds};
 use std::path::Path;
@@ -55,6 +55,29 @@ impl ExportedLayer {
             .find_map(|arg| arg.strip_prefix(&prefix))
             .and_then(|value| value.parse().ok())
             .unwrap_or_else(|| panic!("layer {}: no numeric +{name}=", self.index))
+    }
+}
+
+impl ExportedLayer {
+    /// True when the layer runs on the depthwise vector unit.
+    fn on_vector_unit(&self) -> bool {
+        self.overrides.iter().any(|flag| flag == "-GVECTOR_UNIT=1")
+    }
+
+    /// Returns the compute cycles of the timing model for this layer: the
+    /// vector unit's, or the groups' GEMMs on the array one after another.
+    fn expected_cycles(&self, hw: &HwConfig) -> u64 {
+        let gemm = Gemm {
+            m: self.plusarg("m"),
+            k: self.plusarg("k"),
+            n: self.plusarg("n"),
+        };
+        if self.on_vector_unit() {
+            return depthwise_vector_cycles(gemm.m, gemm.n, gemm.k, &hw.array)
+                .expect("no overflow");
+        }
+        let groups = self.plusarg_or("groups", 1);
+        gemm_compute_cycles(gemm, &hw.array).expect("no overflow") * groups
     }
 }
 
@@ -136,9 +159,8 @@ fn check_model(
             k: layer.plusarg("k"),
             n: layer.plusarg("n"),
         };
-        // Channel groups run one after another, one GEMM each.
         let groups = layer.plusarg_or("groups", 1);
-        let expected = gemm_compute_cycles(gemm, &hw.array).expect("no overflow") * groups;
+        let expected = layer.expected_cycles(hw);
         eprintln!(
             "{name}: layer {} ({} x {} x {}): {} cycles, run in {:.2} s",
             layer.index,
@@ -150,7 +172,7 @@ fn check_model(
         );
         assert_eq!(
             cycles.compute, expected,
-            "{name}: layer {}: rtl compute cycles against gemm_compute_cycles",
+            "{name}: layer {}: rtl compute cycles against the timing model",
             layer.index
         );
         assert_eq!(
@@ -220,15 +242,9 @@ fn check_with_iverilog(name: &str, hw: &HwConfig, dir: &Path) {
                 .map(|arg| arg.replace("=rtl_out/", "=rtl_out_iverilog/")),
         );
         let cycles = run_plusargs(Path::new("vvp"), dir, &args);
-        let gemm = Gemm {
-            m: layer.plusarg("m"),
-            k: layer.plusarg("k"),
-            n: layer.plusarg("n"),
-        };
-        let groups = layer.plusarg_or("groups", 1);
         assert_eq!(
-            gemm_compute_cycles(gemm, &hw.array).map(|cycles| cycles * groups),
-            Some(cycles.compute),
+            cycles.compute,
+            layer.expected_cycles(hw),
             "{name}: layer {}: iverilog compute cycles",
             layer.index
         );
@@ -362,17 +378,15 @@ seed = 12345
     ),
 ];
 
-#[test]
-fn tiny_example_variants_match_rtl() {
-    if skip_without_verilator() {
-        return;
-    }
+/// Runs every datapath variant of the tiny example on `base` (a hardware
+/// description without `[datapath]`), under Verilator and Icarus.
+fn check_tiny_variants(base: &str, root_name: &str) {
     let tiny = common::tiny_example_dir();
     let graph = fxsim::import::tflite::read_file(tiny.join("model.tflite")).unwrap();
     let input = fxsim::io::read_npy(&tiny.join("input.npy")).unwrap();
-    let root = temporary("rtl-tiny");
+    let root = temporary(root_name);
     for (index, (name, datapath)) in VARIANTS.iter().enumerate() {
-        let text = format!("{BASE_HW}{datapath}");
+        let text = format!("{base}{datapath}");
         let hw = HwConfig::from_toml_str(&text, name).unwrap();
         let dir = root.join(format!("export{index}"));
         let layers = check_model(shared_builds(), name, &graph, &hw, &input, &dir);
@@ -383,6 +397,144 @@ fn tiny_example_variants_match_rtl() {
             common::note_skip("iverilog is not installed");
         }
     }
+    std::fs::remove_dir_all(&root).ok();
+}
+
+#[test]
+fn tiny_example_variants_match_rtl() {
+    if skip_without_verilator() {
+        return;
+    }
+    check_tiny_variants(BASE_HW, "rtl-tiny");
+}
+
+/// [`BASE_HW`] with the output-stationary dataflow.
+const OUTPUT_STATIONARY_HW: &str = r#"
+[device]
+part = "xc7z020"
+[array]
+rows = 4
+cols = 4
+dataflow = "output-stationary"
+"#;
+
+/// The datapath variants under the output-stationary dataflow. The
+/// stochastic one checks that the lanes find each element's LFSR word while
+/// the drain runs from the last pixel of a row tile to the first. The fold
+/// order under saturation is checked by tests/rtl_datapaths.rs, whose cases
+/// are built to saturate mid-fold.
+#[test]
+fn tiny_example_output_stationary_matches_rtl() {
+    if skip_without_verilator() {
+        return;
+    }
+    check_tiny_variants(OUTPUT_STATIONARY_HW, "rtl-tiny-os");
+}
+
+/// [`BASE_HW`] with depthwise layers on the vector unit.
+const VECTOR_UNIT_HW: &str = r#"
+[device]
+part = "xc7z020"
+[array]
+rows = 4
+cols = 4
+depthwise = "vector"
+"#;
+
+/// The datapath variants with the tiny example's depthwise layer on the
+/// vector unit, whose lanes keep the fold order of the array.
+#[test]
+fn tiny_example_vector_unit_matches_rtl() {
+    if skip_without_verilator() {
+        return;
+    }
+    check_tiny_variants(VECTOR_UNIT_HW, "rtl-tiny-vector");
+}
+
+/// person_detect and the digits example with their depthwise layers on the
+/// vector unit.
+#[test]
+fn models_vector_unit_match_rtl() {
+    if skip_without_verilator() {
+        return;
+    }
+    let models = require_shared_models!();
+    let hw = HwConfig::from_toml_str(VECTOR_UNIT_HW, "vector.toml").unwrap();
+    let root = temporary("rtl-models-vector");
+
+    let graph = fxsim::import::tflite::read_file(models.join("person_detect.tflite")).unwrap();
+    let image = common::bmp_to_int8(&models.join("person.bmp")).unwrap();
+    let input = common::convert::to_value(&image);
+    let dir = root.join("person_detect");
+    let layers = check_model(
+        shared_builds(),
+        "person_detect, vector unit",
+        &graph,
+        &hw,
+        &input,
+        &dir,
+    );
+    assert!(layers.len() >= 28, "only layers {layers:?} ran");
+    let on_vector = exported_layers(&dir)
+        .iter()
+        .filter(|layer| layer.on_vector_unit())
+        .count();
+    assert_eq!(on_vector, 14, "depthwise layers on the vector unit");
+
+    let digits = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("examples")
+        .join("digits");
+    let graph = fxsim::import::tflite::read_file(digits.join("model.tflite")).unwrap();
+    let input = fxsim::io::read_npy(&digits.join("input.npy")).unwrap();
+    let layers = check_model(
+        shared_builds(),
+        "digits, vector unit",
+        &graph,
+        &hw,
+        &input,
+        &root.join("digits"),
+    );
+    assert_eq!(layers, vec![0, 1, 3, 6], "layers that ran");
+    std::fs::remove_dir_all(&root).ok();
+}
+
+/// person_detect and the digits example on the output-stationary array.
+#[test]
+fn models_output_stationary_match_rtl() {
+    if skip_without_verilator() {
+        return;
+    }
+    let models = require_shared_models!();
+    let hw = HwConfig::from_toml_str(OUTPUT_STATIONARY_HW, "output-stationary.toml").unwrap();
+    let root = temporary("rtl-models-os");
+
+    let graph = fxsim::import::tflite::read_file(models.join("person_detect.tflite")).unwrap();
+    let image = common::bmp_to_int8(&models.join("person.bmp")).unwrap();
+    let input = common::convert::to_value(&image);
+    let layers = check_model(
+        shared_builds(),
+        "person_detect, output-stationary",
+        &graph,
+        &hw,
+        &input,
+        &root.join("person_detect"),
+    );
+    assert!(layers.len() >= 28, "only layers {layers:?} ran");
+
+    let digits = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("examples")
+        .join("digits");
+    let graph = fxsim::import::tflite::read_file(digits.join("model.tflite")).unwrap();
+    let input = fxsim::io::read_npy(&digits.join("input.npy")).unwrap();
+    let layers = check_model(
+        shared_builds(),
+        "digits, output-stationary",
+        &graph,
+        &hw,
+        &input,
+        &root.join("digits"),
+    );
+    assert_eq!(layers, vec![0, 1, 3, 6], "layers that ran");
     std::fs::remove_dir_all(&root).ok();
 }
 

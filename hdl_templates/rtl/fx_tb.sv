@@ -1,4 +1,6 @@
-// fx_tb: runs one exported MAC layer through fx_core.
+// fx_tb: runs one exported MAC layer through fx_core (DATAFLOW 0,
+// weight-stationary), fx_os_core (DATAFLOW 1, output-stationary) or, for a
+// depthwise layer on the vector unit, fx_vector_core (VECTOR_UNIT 1).
 //
 // The datapath is fixed by parameters (set them with Verilator -G or Icarus
 // -P); the layer comes from plusargs, so one build runs every layer of a
@@ -9,7 +11,13 @@
 //   [+groups=]  GEMMs of a depthwise or grouped layer, run one after
 //               another (default 1); m, k and n are per group
 //   [+lfsr_start= +lfsr_jump= +lfsr_group_jump=]  (hex) stochastic
-//               rounding: see fx_core; the group jump is x^(32*n)
+//               rounding: see fx_core; the group jump is x^(32*n). For
+//               fx_os_core the testbench derives its words from these.
+// The activation image follows the dataflow: word (g*F + f)*M + m holds K
+// terms f*ROWS.. of pixel m (weight-stationary), word (g*P + p)*K + k holds
+// K term k of pixels p*ROWS.. (output-stationary, P = ceil(M / ROWS)), and
+// word (t*M + m)*K + k holds K term k of pixel m for the COLS channels of
+// tile t (vector unit). The other images are the same for all three.
 // The memories read asynchronously, so this is a simulation model, not a
 // memory system to synthesize. Prints one line:
 //   fxsim-rtl: compute_cycles=C ppu_latency_cycles=P
@@ -36,9 +44,13 @@ module fx_tb;
     parameter PIXEL_BITS = 14;
     parameter ADDRESS_BITS = 20;
     parameter DEPTH = 1 << 18;
+    parameter DATAFLOW = 0;
+    parameter VECTOR_UNIT = 0;
 
     localparam MULT_BITS = REQUANT_MULT_BITS > 0 ? REQUANT_MULT_BITS : 1;
     localparam REQUANT_BITS = REQUANT_MULT_BITS + 8;
+    // Elements of an activation word: one per row, or one per vector lane.
+    localparam ACT_ELEMENTS = VECTOR_UNIT != 0 ? COLS : ROWS;
 
     reg clk = 1'b0;
     reg rst = 1'b1;
@@ -46,15 +58,16 @@ module fx_tb;
     wire done;
 
     reg [COLS*W_BITS-1:0]       weights [0:DEPTH-1];
-    reg [ROWS*A_BITS-1:0]       activations [0:DEPTH-1];
+    reg [ACT_ELEMENTS*A_BITS-1:0] activations [0:DEPTH-1];
     reg [COLS*ACC_BITS-1:0]     bias [0:DEPTH-1];
     reg [COLS*ACC_BITS-1:0]     bias_post [0:DEPTH-1];
     reg [COLS*REQUANT_BITS-1:0] requant [0:DEPTH-1];
     reg [COLS*OUT_BITS-1:0]     outputs [0:DEPTH-1];
     reg [COLS*ACC_BITS-1:0]     accumulators [0:DEPTH-1];
 
-    reg [31:0] m, k, n, folds, tiles, lfsr_start, lfsr_jump, max_cycles;
-    reg [31:0] groups, group, lfsr_group_jump, group_lfsr_start;
+    reg [31:0] m, k, n, folds, tiles, row_tiles, act_group_words;
+    reg [31:0] lfsr_start, lfsr_jump, lfsr_back, lfsr_rows, max_cycles;
+    reg [31:0] groups, group, lfsr_group_jump, group_lfsr_start, os_lfsr_start;
     reg [63:0] total_compute, total_ppu;
     reg signed [31:0] zero_point, out_min, out_max;
     reg [1023:0] path;
@@ -81,54 +94,155 @@ module fx_tb;
         end
     endgenerate
 
-    fx_core #(
-        .ROWS(ROWS),
-        .COLS(COLS),
-        .A_BITS(A_BITS),
-        .A_SIGNED(A_SIGNED),
-        .W_BITS(W_BITS),
-        .W_SIGNED(W_SIGNED),
-        .ACC_BITS(ACC_BITS),
-        .ACC_SATURATE(ACC_SATURATE),
-        .BIAS_POST(BIAS_POST),
-        .REQUANT_MODE(REQUANT_MODE),
-        .MULT_BITS(MULT_BITS),
-        .ROUNDING(ROUNDING),
-        .OUT_BITS(OUT_BITS),
-        .PIXEL_BITS(PIXEL_BITS),
-        .ADDRESS_BITS(ADDRESS_BITS)
-    ) core (
-        .clk(clk),
-        .rst(rst),
-        .start(start),
-        .done(done),
-        .cfg_m(m),
-        .cfg_k(k),
-        .cfg_n(n),
-        .cfg_folds(folds),
-        .cfg_tiles(tiles),
-        .cfg_out_zero_point(zero_point),
-        .cfg_out_min(out_min),
-        .cfg_out_max(out_max),
-        .cfg_lfsr_start(group_lfsr_start),
-        .cfg_lfsr_jump(lfsr_jump),
-        .weight_address(weight_address),
-        .weight_data(weights[group * tiles * folds * ROWS + weight_address]),
-        .act_address(act_address),
-        .act_data(activations[group * folds * m + act_address]),
-        .tile_address(tile_address),
-        .bias_data(bias[group * tiles + tile_address]),
-        .bias_post_data(bias_post[group * tiles + tile_address]),
-        .requant_data(requant_word),
-        .acc_write(acc_write),
-        .acc_write_address(acc_write_address),
-        .acc_write_data(acc_write_data),
-        .out_write(out_write),
-        .out_write_address(out_write_address),
-        .out_write_data(out_write_data),
-        .compute_cycles(compute_cycles),
-        .ppu_cycles(ppu_cycles)
-    );
+    generate
+        if (VECTOR_UNIT != 0) begin : vector_unit
+            fx_vector_core #(
+                .ROWS(ROWS),
+                .COLS(COLS),
+                .A_BITS(A_BITS),
+                .A_SIGNED(A_SIGNED),
+                .W_BITS(W_BITS),
+                .W_SIGNED(W_SIGNED),
+                .ACC_BITS(ACC_BITS),
+                .ACC_SATURATE(ACC_SATURATE),
+                .BIAS_POST(BIAS_POST),
+                .REQUANT_MODE(REQUANT_MODE),
+                .MULT_BITS(MULT_BITS),
+                .ROUNDING(ROUNDING),
+                .OUT_BITS(OUT_BITS),
+                .ADDRESS_BITS(ADDRESS_BITS)
+            ) core (
+                .clk(clk),
+                .rst(rst),
+                .start(start),
+                .done(done),
+                .cfg_m(m),
+                .cfg_k(k),
+                .cfg_n(n),
+                .cfg_folds(folds),
+                .cfg_tiles(tiles),
+                .cfg_out_zero_point(zero_point),
+                .cfg_out_min(out_min),
+                .cfg_out_max(out_max),
+                .cfg_lfsr_start(group_lfsr_start),
+                .cfg_lfsr_jump(lfsr_jump),
+                .weight_address(weight_address),
+                .weight_data(weights[group * tiles * folds * ROWS + weight_address]),
+                .act_address(act_address),
+                .act_data(activations[group * act_group_words + act_address]),
+                .tile_address(tile_address),
+                .bias_data(bias[group * tiles + tile_address]),
+                .bias_post_data(bias_post[group * tiles + tile_address]),
+                .requant_data(requant_word),
+                .acc_write(acc_write),
+                .acc_write_address(acc_write_address),
+                .acc_write_data(acc_write_data),
+                .out_write(out_write),
+                .out_write_address(out_write_address),
+                .out_write_data(out_write_data),
+                .compute_cycles(compute_cycles),
+                .ppu_cycles(ppu_cycles)
+            );
+        end else if (DATAFLOW == 0) begin : weight_stationary
+            fx_core #(
+                .ROWS(ROWS),
+                .COLS(COLS),
+                .A_BITS(A_BITS),
+                .A_SIGNED(A_SIGNED),
+                .W_BITS(W_BITS),
+                .W_SIGNED(W_SIGNED),
+                .ACC_BITS(ACC_BITS),
+                .ACC_SATURATE(ACC_SATURATE),
+                .BIAS_POST(BIAS_POST),
+                .REQUANT_MODE(REQUANT_MODE),
+                .MULT_BITS(MULT_BITS),
+                .ROUNDING(ROUNDING),
+                .OUT_BITS(OUT_BITS),
+                .PIXEL_BITS(PIXEL_BITS),
+                .ADDRESS_BITS(ADDRESS_BITS)
+            ) core (
+                .clk(clk),
+                .rst(rst),
+                .start(start),
+                .done(done),
+                .cfg_m(m),
+                .cfg_k(k),
+                .cfg_n(n),
+                .cfg_folds(folds),
+                .cfg_tiles(tiles),
+                .cfg_out_zero_point(zero_point),
+                .cfg_out_min(out_min),
+                .cfg_out_max(out_max),
+                .cfg_lfsr_start(group_lfsr_start),
+                .cfg_lfsr_jump(lfsr_jump),
+                .weight_address(weight_address),
+                .weight_data(weights[group * tiles * folds * ROWS + weight_address]),
+                .act_address(act_address),
+                .act_data(activations[group * act_group_words + act_address]),
+                .tile_address(tile_address),
+                .bias_data(bias[group * tiles + tile_address]),
+                .bias_post_data(bias_post[group * tiles + tile_address]),
+                .requant_data(requant_word),
+                .acc_write(acc_write),
+                .acc_write_address(acc_write_address),
+                .acc_write_data(acc_write_data),
+                .out_write(out_write),
+                .out_write_address(out_write_address),
+                .out_write_data(out_write_data),
+                .compute_cycles(compute_cycles),
+                .ppu_cycles(ppu_cycles)
+            );
+        end else begin : output_stationary
+            fx_os_core #(
+                .ROWS(ROWS),
+                .COLS(COLS),
+                .A_BITS(A_BITS),
+                .A_SIGNED(A_SIGNED),
+                .W_BITS(W_BITS),
+                .W_SIGNED(W_SIGNED),
+                .ACC_BITS(ACC_BITS),
+                .ACC_SATURATE(ACC_SATURATE),
+                .BIAS_POST(BIAS_POST),
+                .REQUANT_MODE(REQUANT_MODE),
+                .MULT_BITS(MULT_BITS),
+                .ROUNDING(ROUNDING),
+                .OUT_BITS(OUT_BITS),
+                .ADDRESS_BITS(ADDRESS_BITS)
+            ) core (
+                .clk(clk),
+                .rst(rst),
+                .start(start),
+                .done(done),
+                .cfg_m(m),
+                .cfg_k(k),
+                .cfg_n(n),
+                .cfg_folds(folds),
+                .cfg_tiles(tiles),
+                .cfg_out_zero_point(zero_point),
+                .cfg_out_min(out_min),
+                .cfg_out_max(out_max),
+                .cfg_lfsr_start(os_lfsr_start),
+                .cfg_lfsr_back(lfsr_back),
+                .cfg_lfsr_rows(lfsr_rows),
+                .weight_address(weight_address),
+                .weight_data(weights[group * tiles * folds * ROWS + weight_address]),
+                .act_address(act_address),
+                .act_data(activations[group * act_group_words + act_address]),
+                .tile_address(tile_address),
+                .bias_data(bias[group * tiles + tile_address]),
+                .bias_post_data(bias_post[group * tiles + tile_address]),
+                .requant_data(requant_word),
+                .acc_write(acc_write),
+                .acc_write_address(acc_write_address),
+                .acc_write_data(acc_write_data),
+                .out_write(out_write),
+                .out_write_address(out_write_address),
+                .out_write_data(out_write_data),
+                .compute_cycles(compute_cycles),
+                .ppu_cycles(ppu_cycles)
+            );
+        end
+    endgenerate
 
     always #5 clk = ~clk;
 
@@ -168,6 +282,23 @@ module fx_tb;
         end
     endfunction
 
+    // base^exponent modulo the polynomial, by square and multiply.
+    function [31:0] power_mod;
+        input [31:0] base;
+        input [31:0] exponent;
+        reg [31:0] result, square;
+        integer i;
+        begin
+            result = 32'h1;
+            square = base;
+            for (i = 0; i < 32; i = i + 1) begin
+                if (exponent[i]) result = multiply_mod(result, square);
+                square = multiply_mod(square, square);
+            end
+            power_mod = result;
+        end
+    endfunction
+
     task automatic require_value(input [8*16-1:0] name, input integer found);
         if (found == 0) $fatal(1, "fx_tb: missing plusarg +%0s=", name);
     endtask
@@ -178,7 +309,7 @@ module fx_tb;
     endtask
 
     integer i, found;
-    reg [63:0] waited;
+    reg [63:0] waited, words, act_words, addresses;
     initial begin
         for (i = 0; i < DEPTH; i = i + 1) begin
             bias[i] = 0;
@@ -199,10 +330,25 @@ module fx_tb;
         if ($value$plusargs("max_cycles=%d", max_cycles) == 0) max_cycles = 50000000;
         folds = (k + ROWS - 1) / ROWS;
         tiles = (n + COLS - 1) / COLS;
-        if (m >= (1 << PIXEL_BITS) || groups * tiles * m > DEPTH || groups * folds * m > DEPTH
-            || groups * tiles * folds * ROWS > DEPTH || groups * n > COLS * DEPTH / m)
-            $fatal(1, "fx_tb: layer m=%0d k=%0d n=%0d exceeds PIXEL_BITS=%0d or DEPTH=%0d",
-                   m, k, n, PIXEL_BITS, DEPTH);
+        row_tiles = (m + ROWS - 1) / ROWS;
+        // Words of the images and dumps, in 64 bits so that no product
+        // wraps: one group's activations, then the largest memory, then the
+        // largest address the core forms inside a group.
+        act_words = VECTOR_UNIT != 0 ? 64'd1 * tiles * m * k
+                  : DATAFLOW == 0 ? 64'd1 * folds * m : 64'd1 * row_tiles * k;
+        act_group_words = act_words[31:0];
+        words = 64'd1 * groups * tiles * folds * ROWS;
+        if (groups * act_words > words) words = groups * act_words;
+        if (64'd1 * groups * tiles * m > words) words = 64'd1 * groups * tiles * m;
+        if ((64'd1 * groups * n + COLS - 1) / COLS * m > words)
+            words = (64'd1 * groups * n + COLS - 1) / COLS * m;
+        addresses = 64'd1 * tiles * folds * ROWS;
+        if (act_words > addresses) addresses = act_words;
+        if (64'd1 * tiles * m > addresses) addresses = 64'd1 * tiles * m;
+        if ((VECTOR_UNIT == 0 && DATAFLOW == 0 && m >= (1 << PIXEL_BITS)) || words > DEPTH
+            || addresses >= (64'd1 << ADDRESS_BITS))
+            $fatal(1, "fx_tb: layer m=%0d k=%0d n=%0d groups=%0d needs %0d words; DEPTH=%0d PIXEL_BITS=%0d ADDRESS_BITS=%0d",
+                   m, k, n, groups, words, DEPTH, PIXEL_BITS, ADDRESS_BITS);
 
         read_image("weights", 1, found);
         $readmemh(path, weights);
@@ -218,6 +364,9 @@ module fx_tb;
         // Inputs change on the falling edge, away from the sampling edge.
         group = 0;
         group_lfsr_start = lfsr_start;
+        lfsr_back = power_mod(lfsr_jump, 32'hFFFF_FFFE);
+        lfsr_rows = power_mod(lfsr_jump, ROWS);
+        os_lfsr_start = multiply_mod(group_lfsr_start, power_mod(lfsr_jump, ROWS - 1));
         total_compute = 0;
         total_ppu = 0;
         repeat (2) @(negedge clk);
@@ -237,6 +386,7 @@ module fx_tb;
             total_compute = total_compute + compute_cycles;
             total_ppu = total_ppu + ppu_cycles;
             group_lfsr_start = multiply_mod(group_lfsr_start, lfsr_group_jump);
+            os_lfsr_start = multiply_mod(group_lfsr_start, power_mod(lfsr_jump, ROWS - 1));
         end
         group = groups - 1;
 

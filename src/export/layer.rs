@@ -1,6 +1,13 @@
 //! The memory images of one MAC layer: weights, streamed activations,
 //! bias, requantisation parameters and (optionally) accumulators, laid out
-//! as a weight-stationary array of `rows x cols` consumes them.
+//! as an array of `rows x cols` consumes them. Only the activation image
+//! depends on the dataflow: a weight-stationary array takes one word of
+//! `rows` K terms of a pixel per cycle, an output-stationary one a word of
+//! one K term of `rows` pixels. The weight image serves both, because its
+//! words run over K (padded to whole folds) with `cols` channels each. A
+//! depthwise layer on the vector unit (`array.depthwise = "vector"`) is
+//! written as one group of all its output channels, `cols` lanes a word,
+//! and its activation word holds each lane's own input channel.
 //!
 //! Every value comes from the executor's prepared layer ([`MacImage`]) and
 //! its run, and the im2col order from the timing model's lowering. The
@@ -10,16 +17,27 @@
 
 use super::mem::{fits, ImageSpec, MemWriter};
 use super::{ExportError, FileEntry, Role, TensorLayout};
-use crate::exec::{LayerArithmetic, MacImage, RequantMode, TensorValue, ZeroPointMode};
+use crate::exec::{LayerArithmetic, MacImage, MacKind, RequantMode, TensorValue, ZeroPointMode};
+use crate::hw::{ArrayConfig, Dataflow, DepthwiseUnit};
 use crate::model::Graph;
 use crate::numeric::{Overflow, Signedness};
 use std::io::Write;
 
-/// A MAC layer's GEMM dimensions on the array.
+/// The unit that runs a MAC layer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MacUnit {
+    /// The `rows x cols` array, under its dataflow.
+    Array(Dataflow),
+    /// The depthwise vector unit of `cols` lanes, one output channel each.
+    Vector,
+}
+
+/// A MAC layer's GEMM dimensions on the unit that runs it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct LayerGeometry {
     pub rows: usize,
     pub cols: usize,
+    pub unit: MacUnit,
     pub groups: usize,
     /// Output pixels.
     pub m: usize,
@@ -31,6 +49,43 @@ pub struct LayerGeometry {
     pub folds: usize,
     /// Column tiles per group, `ceil(n / cols)`.
     pub tiles: usize,
+    /// Row tiles of pixels, `ceil(m / rows)`: the output-stationary passes
+    /// per column tile.
+    pub row_tiles: usize,
+}
+
+impl LayerGeometry {
+    /// Returns the geometry of a layer with `groups` GEMMs of `m x k x n`
+    /// on `array`. A depthwise layer on the vector unit becomes one group
+    /// of `groups * n` channels, because each lane has its own input channel.
+    pub fn new(
+        array: &ArrayConfig,
+        kind: MacKind,
+        groups: usize,
+        m: usize,
+        k: usize,
+        n: usize,
+    ) -> Self {
+        let (rows, cols) = (array.rows as usize, array.cols as usize);
+        let vector = kind == MacKind::DepthwiseConv2d && array.depthwise == DepthwiseUnit::Vector;
+        let (unit, groups, n) = if vector {
+            (MacUnit::Vector, 1, groups * n)
+        } else {
+            (MacUnit::Array(array.dataflow), groups, n)
+        };
+        LayerGeometry {
+            rows,
+            cols,
+            unit,
+            groups,
+            m,
+            k,
+            n,
+            folds: k.div_ceil(rows),
+            tiles: n.div_ceil(cols),
+            row_tiles: m.div_ceil(rows),
+        }
+    }
 }
 
 /// The widths the datapath gives a layer's operands, for its files and for
@@ -101,7 +156,7 @@ impl<'a> MacLayer<'a> {
         index: usize,
         image: &'a MacImage,
         arithmetic: &'a LayerArithmetic,
-        array: (usize, usize),
+        array: &ArrayConfig,
         input: &TensorValue,
         accumulators: Option<&'a [i64]>,
     ) -> Result<MacLayer<'a>, ExportError> {
@@ -145,17 +200,14 @@ impl<'a> MacLayer<'a> {
                 )));
             }
         }
-        let (rows, cols) = array;
-        let geometry = LayerGeometry {
-            rows,
-            cols,
-            groups: image.groups,
-            m: lowered.m,
-            k: image.terms,
-            n: image.group_outputs,
-            folds: image.terms.div_ceil(rows),
-            tiles: image.group_outputs.div_ceil(cols),
-        };
+        let geometry = LayerGeometry::new(
+            array,
+            image.kind,
+            image.groups,
+            lowered.m,
+            image.terms,
+            image.group_outputs,
+        );
         Ok(MacLayer {
             index,
             image,
@@ -178,10 +230,20 @@ impl<'a> MacLayer<'a> {
                 g.groups * g.tiles * g.folds * g.rows,
                 "word = ((g*T + t)*F + f)*R + r; element j = weight of K term f*R + r, channel g*N + t*C + j",
             ),
-            Role::Activations => (
-                g.groups * g.folds * g.m,
-                "word = (g*F + f)*M + m; element r = operand of K term f*R + r of pixel m in group g",
-            ),
+            Role::Activations => match g.unit {
+                MacUnit::Array(Dataflow::WeightStationary) => (
+                    g.groups * g.folds * g.m,
+                    "word = (g*F + f)*M + m; element r = operand of K term f*R + r of pixel m in group g",
+                ),
+                MacUnit::Array(Dataflow::OutputStationary) => (
+                    g.groups * g.row_tiles * g.k,
+                    "word = (g*P + p)*K + k; element r = operand of K term k of pixel p*R + r in group g",
+                ),
+                MacUnit::Vector => (
+                    g.tiles * g.m * g.k,
+                    "word = (t*M + m)*K + k; element j = operand of K term k of pixel m for channel t*C + j (its input channel)",
+                ),
+            },
             Role::Accumulators => (
                 g.groups * g.tiles * g.m,
                 "word = (g*T + t)*M + m; element j = accumulator of channel g*N + t*C + j, pixel m",
@@ -207,8 +269,15 @@ impl<'a> MacLayer<'a> {
 
     fn describe(&self, order: &str, role: Role) -> (String, Option<TensorLayout>) {
         let g = &self.geometry;
+        // Only the output-stationary activation image is indexed by row tile.
+        let row_tiles = match (g.unit, role) {
+            (MacUnit::Array(Dataflow::OutputStationary), Role::Activations) => {
+                format!(", P = {}", g.row_tiles)
+            }
+            _ => String::new(),
+        };
         let order = format!(
-            "{order} (R = {}, C = {}, groups = {}, M = {}, K = {}, N = {}, F = {}, T = {})",
+            "{order} (R = {}, C = {}, groups = {}, M = {}, K = {}, N = {}, F = {}, T = {}{row_tiles})",
             g.rows, g.cols, g.groups, g.m, g.k, g.n, g.folds, g.tiles
         );
         let tensor = (role == Role::Accumulators).then(|| TensorLayout {
@@ -286,21 +355,77 @@ impl<'a> MacLayer<'a> {
         open: &mut dyn FnMut(&str) -> Result<W, ExportError>,
     ) -> Result<FileEntry, ExportError> {
         let g = self.geometry;
+        let per_word = match g.unit {
+            MacUnit::Array(_) => g.rows,
+            MacUnit::Vector => g.cols,
+        };
         let mut spec = self.spec(
             "activations",
             Role::Activations,
             self.widths.activation_bits,
-            g.rows,
+            per_word,
         );
         spec.signed = self.widths.activation_signed;
+        if g.unit == MacUnit::Vector {
+            return self.write_vector_activations(MemWriter::new(open(&spec.name)?, spec)?);
+        }
         let mut writer = MemWriter::new(open(&spec.name)?, spec)?;
         let mut word = vec![0_i64; g.rows];
         for group in 0..g.groups {
             let group_rows = &self.activations[group * g.m * g.k..][..g.m * g.k];
-            for fold in 0..g.folds {
-                for pixel in group_rows.chunks_exact(g.k.max(1)) {
-                    for (row, element) in word.iter_mut().enumerate() {
-                        *element = pixel.get(fold * g.rows + row).copied().unwrap_or(0);
+            match g.unit {
+                // The vector unit's image was written above.
+                MacUnit::Array(Dataflow::WeightStationary) | MacUnit::Vector => {
+                    for fold in 0..g.folds {
+                        for pixel in group_rows.chunks_exact(g.k.max(1)) {
+                            for (row, element) in word.iter_mut().enumerate() {
+                                *element = pixel.get(fold * g.rows + row).copied().unwrap_or(0);
+                            }
+                            writer.push(&word)?;
+                        }
+                    }
+                }
+                MacUnit::Array(Dataflow::OutputStationary) => {
+                    for row_tile in 0..g.row_tiles {
+                        for k in 0..g.k {
+                            for (row, element) in word.iter_mut().enumerate() {
+                                let pixel = row_tile * g.rows + row;
+                                *element = if pixel < g.m {
+                                    group_rows[pixel * g.k + k]
+                                } else {
+                                    0
+                                };
+                            }
+                            writer.push(&word)?;
+                        }
+                    }
+                }
+            }
+        }
+        writer.finish()
+    }
+
+    /// Writes the vector unit's activations: lane `j` of tile `t` computes
+    /// output channel `t*C + j`, whose operands are those of its channel
+    /// group in the lowering (the group is the input channel).
+    fn write_vector_activations<W: Write>(
+        &self,
+        mut writer: MemWriter<W>,
+    ) -> Result<FileEntry, ExportError> {
+        let g = self.geometry;
+        let group_outputs = self.image.group_outputs.max(1);
+        let mut word = vec![0_i64; g.cols];
+        for tile in 0..g.tiles {
+            for pixel in 0..g.m {
+                for k in 0..g.k {
+                    for (lane, element) in word.iter_mut().enumerate() {
+                        let channel = tile * g.cols + lane;
+                        *element = if channel < g.n {
+                            let group = channel / group_outputs;
+                            self.activations[(group * g.m + pixel) * g.k + k]
+                        } else {
+                            0
+                        };
                     }
                     writer.push(&word)?;
                 }

@@ -6,10 +6,10 @@
 //! [`export`] validates the request, runs the one executor, then emits
 //! every file into a staging directory beside the target and renames it
 //! into place, so an error leaves nothing behind. An earlier export is
-//! replaced only when it contains nothing but the files an export writes. `docs/formats.md` fixes
-//! every layout; [`manifest`] describes the files for tools. Limitation:
-//! only the weight-stationary dataflow is written, and every intermediate
-//! tensor is held in memory during the export.
+//! replaced only when it contains nothing but the files an export writes.
+//! `docs/formats.md` fixes every layout; [`manifest`] describes the files
+//! for tools. Limitation: every intermediate tensor is held in memory
+//! during the export.
 
 mod error;
 mod existing;
@@ -25,7 +25,7 @@ pub use manifest::{Checksum, FileEntry, LayerField, Manifest, Role, TensorLayout
 
 use crate::analysis::accum::Progress;
 use crate::exec::{CapturedAccumulators, Execution, Executor, TensorValue};
-use crate::hw::{Dataflow, HwConfig};
+use crate::hw::HwConfig;
 use crate::model::Graph;
 use golden::GoldenTensor;
 use layer::MacLayer;
@@ -85,14 +85,6 @@ impl<'g> Export<'g> {
     ) -> Result<Export<'g>, ExportError> {
         hw.check_graph(graph)
             .map_err(|error| ExportError::Hw(Box::new(error)))?;
-        if hw.array.dataflow != Dataflow::WeightStationary {
-            return Err(ExportError::Unsupported {
-                message: format!(
-                    "{}: array.dataflow = \"{}\"; export writes the weight-stationary layout only",
-                    hw.origin, hw.array.dataflow
-                ),
-            });
-        }
         if graph.inputs.len() != 1 {
             return Err(ExportError::Unsupported {
                 message: format!(
@@ -245,10 +237,15 @@ impl<'g> Export<'g> {
             .and_then(|id| execution.values.get(id))
             .and_then(Option::as_ref)
             .ok_or_else(|| missing("output"))?;
-        let array = (self.hw.array.rows as usize, self.hw.array.cols as usize);
         let captured = accumulators.get(index).and_then(Option::as_deref);
         let layer = MacLayer::new(
-            self.graph, index, &image, arithmetic, array, input, captured,
+            self.graph,
+            index,
+            &image,
+            arithmetic,
+            &self.hw.array,
+            input,
+            captured,
         )?;
         records.push(params::layer_record(&layer));
         let mut open_file = |name: &str| open(name);

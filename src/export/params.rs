@@ -11,7 +11,7 @@ use super::layer::{multiplier_bits, MacLayer};
 use super::mem::{fits, ImageSpec, MemWriter};
 use super::{ExportError, FileEntry, LayerField, Role};
 use crate::exec::{Datapath, MacKind, RequantMode, TfliteOverload, ZeroPointMode};
-use crate::hw::HwConfig;
+use crate::hw::{Dataflow, HwConfig};
 use crate::numeric::{Overflow, Rounding};
 use askama::Template;
 use std::io::Write;
@@ -65,6 +65,14 @@ pub fn layer_fields() -> Vec<LayerField> {
 /// Width of one `layers.mem` word.
 pub fn layer_word_bits() -> u32 {
     LAYER_FIELDS.iter().map(|&(_, bits, _)| bits).sum()
+}
+
+/// Returns the `DATAFLOW` code: 0 weight-stationary, 1 output-stationary.
+pub fn dataflow_code(dataflow: Dataflow) -> u8 {
+    match dataflow {
+        Dataflow::WeightStationary => 0,
+        Dataflow::OutputStationary => 1,
+    }
 }
 
 /// Returns the `REQUANT_MODE` code and rounding of `mode`: 0 `tflite` with
@@ -191,6 +199,7 @@ struct ParamsHeader {
     model: String,
     rows: u32,
     cols: u32,
+    dataflow: u8,
     act_bits: u8,
     act_signed: u8,
     weight_bits: u8,
@@ -219,6 +228,7 @@ pub fn render_params(model: &str, hw: &HwConfig, layers: usize) -> Result<String
         model: model.to_string(),
         rows: hw.array.rows,
         cols: hw.array.cols,
+        dataflow: dataflow_code(hw.array.dataflow),
         act_bits: base.activation.bits(),
         act_signed: u8::from(base.activation.is_signed()),
         weight_bits: base.weight.bits(),

@@ -8,16 +8,18 @@
 //! with overrides applied) and `rtl/layerNNN.plusargs` (one `+name=value`
 //! per line, paths relative to the export directory), and `rtl/run.sh`
 //! builds and runs every covered layer. A depthwise or grouped layer runs
-//! as its channel groups one after another, one GEMM each. The PPU takes
-//! every requantisation mode on accumulators of up to 64 bits, `tflite`
-//! with TFLite's int32 overload (`REQUANT_MODE` 0) or, for 16x8 layers, its
-//! int64 overload (4). Limitation: `rtl/uncovered.txt` lists a layer only
-//! when its `layers.mem` record contains a mode or accumulator width outside
-//! those, which the export does not write today.
+//! as its channel groups one after another, one GEMM each, on the array, or
+//! in one run on the vector unit under `array.depthwise = "vector"`. The
+//! PPU takes every requantisation mode on accumulators of up to 64 bits,
+//! `tflite` with TFLite's int32 overload (`REQUANT_MODE` 0) or, for 16x8
+//! layers, its int64 overload (4). Limitation: `rtl/uncovered.txt` lists
+//! the layers too large for the testbench's memories, and a layer whose
+//! `layers.mem` record contains a mode or accumulator width outside those,
+//! which the export does not write today.
 
 use super::params::{LayerRecord, LAYER_FIELDS};
 use super::{ExportError, FileEntry};
-use crate::hw::HwConfig;
+use crate::hw::{Dataflow, DepthwiseUnit, HwConfig};
 use crate::numeric::lfsr::{rounding_word, Lfsr, STEPS_PER_EVENT};
 use askama::Template;
 use std::fmt::Write as _;
@@ -60,8 +62,106 @@ rtl_sources! {
     LfsrJump => "rtl/fx_lfsr.v",
     Ppu => "rtl/fx_ppu.v",
     Core => "rtl/fx_core.v",
+    OsPe => "rtl/fx_os_pe.v",
+    OsArray => "rtl/fx_os_array.v",
+    OsCore => "rtl/fx_os_core.v",
+    VectorLane => "rtl/fx_vector_lane.v",
+    VectorCore => "rtl/fx_vector_core.v",
     Buffer => "rtl/fx_buffer.v",
     Testbench => "rtl/fx_tb.sv",
+}
+
+/// The testbench's memory sizes, the same for every layer of an export so
+/// that one build per datapath runs them all.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TestbenchSize {
+    /// Words of each testbench memory, a power of two.
+    pub depth: u64,
+    /// Address bits of the weight-stationary accumulator buffer, which
+    /// stores one accumulator per pixel of a layer.
+    pub pixel_bits: u32,
+    /// Width of the core's memory addresses.
+    pub address_bits: u32,
+}
+
+/// The smallest sizes, which the testbench's defaults also use.
+const MIN_DEPTH: u64 = 1 << 18;
+const MIN_PIXEL_BITS: u32 = 14;
+const MIN_ADDRESS_BITS: u32 = 20;
+
+/// The largest testbench memory: 2^22 words. The testbench has seven
+/// memories, and with words of 16 accumulators of 32 bits they take up to
+/// 1.75 GiB in the simulator, so a layer that needs more is left out.
+pub const MAX_DEPTH: u64 = 1 << 22;
+
+/// True when `record` is a depthwise layer that runs on the vector unit.
+fn on_vector_unit(hw: &HwConfig, record: &LayerRecord) -> bool {
+    field(record, "KIND") == 1 && hw.array.depthwise == DepthwiseUnit::Vector
+}
+
+/// Returns the bits that hold every value below `limit`.
+fn bits_below(limit: u64) -> u32 {
+    u64::BITS - limit.saturating_sub(1).leading_zeros()
+}
+
+impl TestbenchSize {
+    /// Returns the words that `record`'s largest image or dump takes in
+    /// the testbench on `hw`, and the largest address the core forms
+    /// inside one channel group. Saturates rather than wraps.
+    fn needs(hw: &HwConfig, record: &LayerRecord) -> (u64, u64) {
+        let value = |name: &str| field(record, name).unsigned_abs();
+        let (rows, cols) = (u64::from(hw.array.rows), u64::from(hw.array.cols));
+        let (groups, m, k, n) = (value("GROUPS"), value("M"), value("K"), value("N"));
+        let (folds, tiles) = (value("F"), value("T"));
+        let row_tiles = m.div_ceil(rows);
+        let product = |factors: &[u64]| {
+            factors
+                .iter()
+                .fold(1_u64, |total, &factor| total.saturating_mul(factor))
+        };
+        let streamed = match (on_vector_unit(hw, record), hw.array.dataflow) {
+            (true, _) => product(&[tiles, m, k]),
+            (false, Dataflow::WeightStationary) => product(&[folds, m]),
+            (false, Dataflow::OutputStationary) => product(&[row_tiles, k]),
+        };
+        let words = [
+            product(&[groups, tiles, folds, rows]),
+            product(&[groups, streamed]),
+            product(&[groups, tiles, m]),
+            product(&[groups, n]).div_ceil(cols).saturating_mul(m),
+        ];
+        let addresses = [
+            product(&[tiles, folds, rows]),
+            streamed,
+            product(&[tiles, m]),
+        ];
+        (
+            words.into_iter().max().unwrap_or(0),
+            addresses.into_iter().max().unwrap_or(0),
+        )
+    }
+
+    /// Returns the sizes that every record in `records` fits, or the
+    /// defaults when there is none. Records that need more than
+    /// [`MAX_DEPTH`] words are left for [`layer_run`] to reject.
+    pub fn for_layers(hw: &HwConfig, records: &[LayerRecord]) -> TestbenchSize {
+        let mut size = TestbenchSize {
+            depth: MIN_DEPTH,
+            pixel_bits: MIN_PIXEL_BITS,
+            address_bits: MIN_ADDRESS_BITS,
+        };
+        for record in records {
+            let (words, address) = TestbenchSize::needs(hw, record);
+            if words > MAX_DEPTH {
+                continue;
+            }
+            let m = field(record, "M").unsigned_abs();
+            size.depth = size.depth.max(words.next_power_of_two());
+            size.pixel_bits = size.pixel_bits.max(bits_below(m.saturating_add(1)));
+            size.address_bits = size.address_bits.max(bits_below(address.saturating_add(1)));
+        }
+        size
+    }
 }
 
 /// One layer's testbench run: its Verilog parameters and its plusargs.
@@ -103,6 +203,7 @@ pub fn layer_run(
     record: &LayerRecord,
     output_bits: u32,
     files: &[FileEntry],
+    size: TestbenchSize,
 ) -> Result<RtlRun, String> {
     let index = record.index;
     let groups = field(record, "GROUPS");
@@ -118,9 +219,21 @@ pub fn layer_run(
             "layer {index}: a {acc_bits}-bit accumulator; the RTL takes 1 to 64 bits"
         ));
     }
+    let (words, _) = TestbenchSize::needs(hw, record);
+    if words > size.depth {
+        return Err(format!(
+            "layer {index}: the testbench would need memories of {words} words; it holds at most {MAX_DEPTH}"
+        ));
+    }
+    let as_parameter = |value: u64| i64::try_from(value).unwrap_or(i64::MAX);
     let parameters = vec![
         ("ROWS", i64::from(hw.array.rows)),
         ("COLS", i64::from(hw.array.cols)),
+        (
+            "DATAFLOW",
+            i64::from(super::params::dataflow_code(hw.array.dataflow)),
+        ),
+        ("VECTOR_UNIT", i64::from(on_vector_unit(hw, record))),
         ("A_BITS", field(record, "ACT_BITS")),
         ("A_SIGNED", field(record, "ACT_SIGNED")),
         ("W_BITS", field(record, "WEIGHT_BITS")),
@@ -132,6 +245,9 @@ pub fn layer_run(
         ("REQUANT_MULT_BITS", field(record, "MULT_BITS")),
         ("ROUNDING", field(record, "ROUNDING")),
         ("OUT_BITS", i64::from(output_bits)),
+        ("DEPTH", as_parameter(size.depth)),
+        ("PIXEL_BITS", i64::from(size.pixel_bits)),
+        ("ADDRESS_BITS", i64::from(size.address_bits)),
     ];
 
     let n = field(record, "N");
@@ -204,6 +320,7 @@ pub fn write_rtl(
         write(name, &text)?;
     }
 
+    let size = TestbenchSize::for_layers(hw, records);
     let mut runs = Vec::new();
     let mut uncovered = String::new();
     for record in records {
@@ -212,7 +329,7 @@ pub fn write_rtl(
             .iter()
             .find(|entry| entry.name == output)
             .map_or(8, |entry| entry.element_bits);
-        match layer_run(hw, record, output_bits, files) {
+        match layer_run(hw, record, output_bits, files, size) {
             Ok(run) => {
                 let params: String = run
                     .parameters
@@ -318,6 +435,10 @@ mod tests {
         .expect("a valid description")
     }
 
+    fn size() -> TestbenchSize {
+        TestbenchSize::for_layers(&hw(), &[])
+    }
+
     fn base_fields() -> Vec<(&'static str, i64)> {
         vec![
             ("GROUPS", 1),
@@ -340,7 +461,7 @@ mod tests {
     fn rendered_sources_equal_templates() {
         let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("hdl_templates/rtl");
         let sources = render_sources().expect("the templates render");
-        assert_eq!(sources.len(), 9);
+        assert_eq!(sources.len(), 14);
         for (name, text) in sources {
             let template = fs::read_to_string(dir.join(name)).expect("the template exists");
             assert!(text == template, "{name}: rendering changed the source");
@@ -349,7 +470,7 @@ mod tests {
 
     #[test]
     fn layer_run_gives_parameters_and_plusargs() {
-        let run = layer_run(&hw(), &record(7, &base_fields()), 8, &[]).expect("covered");
+        let run = layer_run(&hw(), &record(7, &base_fields()), 8, &[], size()).expect("covered");
         assert_eq!(run.index, 7);
         assert!(run.parameters.contains(&("ROWS", 4)));
         assert!(run.parameters.contains(&("COLS", 2)));
@@ -371,7 +492,7 @@ mod tests {
 
     #[test]
     fn layer_run_lfsr_words_follow_the_event_rule() {
-        let run = layer_run(&hw(), &record(7, &base_fields()), 8, &[]).expect("covered");
+        let run = layer_run(&hw(), &record(7, &base_fields()), 8, &[], size()).expect("covered");
         let start = rounding_word(7, 7, 0).expect("nonzero seed");
         assert!(run.plusargs.contains(&format!("+lfsr_start={start:08x}")));
         // x^(32 * 3) by stepping the LFSR one step at a time from 1.
@@ -386,7 +507,7 @@ mod tests {
     fn layer_run_jumps_over_groups() {
         let mut fields = base_fields();
         fields[0] = ("GROUPS", 8);
-        let run = layer_run(&hw(), &record(1, &fields), 8, &[]).expect("covered");
+        let run = layer_run(&hw(), &record(1, &fields), 8, &[], size()).expect("covered");
         assert!(run.plusargs.contains(&"+groups=8".to_string()));
         let power = |steps: u32| {
             let mut state = 1u32;
@@ -409,7 +530,7 @@ mod tests {
             let mut fields = base_fields();
             fields.push(("ACC_BITS", acc_bits));
             fields.push(("REQUANT_MODE", requant_mode));
-            let run = layer_run(&hw(), &record(2, &fields), 16, &[])
+            let run = layer_run(&hw(), &record(2, &fields), 16, &[], size())
                 .unwrap_or_else(|reason| panic!("{acc_bits}-bit, mode {requant_mode}: {reason}"));
             assert!(run.parameters.contains(&("ACC_BITS", acc_bits)));
             assert!(run.parameters.contains(&("REQUANT_MODE", requant_mode)));
@@ -421,7 +542,7 @@ mod tests {
     fn layer_run_rejects_unknown_requant_mode() {
         let mut fields = base_fields();
         fields.push(("REQUANT_MODE", 5));
-        let reason = layer_run(&hw(), &record(2, &fields), 8, &[]).unwrap_err();
+        let reason = layer_run(&hw(), &record(2, &fields), 8, &[], size()).unwrap_err();
         assert!(reason.contains("layer 2"), "{reason}");
         assert!(reason.contains("REQUANT_MODE 5"), "{reason}");
     }
@@ -430,7 +551,109 @@ mod tests {
     fn layer_run_rejects_accumulator_over_64_bits() {
         let mut fields = base_fields();
         fields.push(("ACC_BITS", 65));
-        let reason = layer_run(&hw(), &record(3, &fields), 8, &[]).unwrap_err();
+        let reason = layer_run(&hw(), &record(3, &fields), 8, &[], size()).unwrap_err();
         assert!(reason.contains("65-bit"), "{reason}");
+    }
+
+    #[test]
+    fn testbench_size_defaults_without_layers() {
+        assert_eq!(
+            size(),
+            TestbenchSize {
+                depth: 1 << 18,
+                pixel_bits: 14,
+                address_bits: 20,
+            }
+        );
+    }
+
+    #[test]
+    fn testbench_size_grows_to_the_largest_layer() {
+        // 20,000 pixels of 3 channels on a 4 x 2 array: T = 2 tiles, so
+        // the accumulator dump takes 40,000 words, the activations
+        // F * M = 3 * 20,000 = 60,000 and the output 2 * 20,000.
+        let mut fields = base_fields();
+        fields.extend([("M", 20_000), ("K", 9), ("F", 3), ("T", 2), ("GROUPS", 8)]);
+        let layer = record(3, &fields);
+        let size = TestbenchSize::for_layers(&hw(), std::slice::from_ref(&layer));
+        // 8 groups of 60,000 activation words: 480,000 < 2^19.
+        assert_eq!(size.depth, 1 << 19);
+        assert_eq!(size.pixel_bits, 15);
+        assert_eq!(size.address_bits, 20);
+        let run = layer_run(&hw(), &layer, 8, &[], size).expect("covered");
+        assert!(run.parameters.contains(&("DEPTH", 1 << 19)));
+        assert!(run.parameters.contains(&("PIXEL_BITS", 15)));
+        assert!(run.parameters.contains(&("DATAFLOW", 0)));
+    }
+
+    #[test]
+    fn testbench_size_follows_the_dataflow() {
+        let hw = HwConfig::from_toml_str(
+            "[device]\npart = \"xc7z020\"\n[array]\nrows = 4\ncols = 2\ndataflow = \"output-stationary\"\n",
+            "t",
+        )
+        .expect("a valid description");
+        // Output-stationary activations: ceil(M / 4) * K = 100 * 3,000
+        // words; weight-stationary ones would be F * M = 750 * 400.
+        let mut fields = base_fields();
+        fields.extend([
+            ("M", 400),
+            ("K", 3_000),
+            ("F", 750),
+            ("T", 1),
+            ("GROUPS", 1),
+        ]);
+        let layer = record(3, &fields);
+        let (words, _) = TestbenchSize::needs(&hw, &layer);
+        assert_eq!(words, 300_000);
+        let run = layer_run(
+            &hw,
+            &layer,
+            8,
+            &[],
+            TestbenchSize::for_layers(&hw, std::slice::from_ref(&layer)),
+        )
+        .expect("covered");
+        assert!(run.parameters.contains(&("DATAFLOW", 1)));
+        assert!(run.parameters.contains(&("DEPTH", 1 << 19)));
+    }
+
+    #[test]
+    fn layer_run_rejects_layer_beyond_max_depth() {
+        let mut fields = base_fields();
+        fields.extend([("M", 1 << 22), ("K", 9), ("F", 3), ("T", 2)]);
+        let layer = record(4, &fields);
+        let size = TestbenchSize::for_layers(&hw(), std::slice::from_ref(&layer));
+        assert_eq!(size.depth, 1 << 18, "a layer beyond the limit sets no size");
+        let reason = layer_run(&hw(), &layer, 8, &[], size).unwrap_err();
+        assert!(reason.contains("layer 4"), "{reason}");
+        assert!(reason.contains("4194304"), "{reason}");
+    }
+
+    #[test]
+    fn layer_run_sets_vector_unit_for_depthwise() {
+        let vector = HwConfig::from_toml_str(
+            "[device]\npart = \"xc7z020\"\n[array]\nrows = 4\ncols = 2\ndepthwise = \"vector\"\n",
+            "t",
+        )
+        .expect("a valid description");
+        let mut fields = base_fields();
+        fields.extend([("KIND", 1), ("T", 2), ("F", 3)]);
+        let unit = |hw: &HwConfig, fields: &[(&str, i64)]| {
+            let run = layer_run(hw, &record(5, fields), 8, &[], size()).expect("covered");
+            run.parameters
+                .iter()
+                .find(|(name, _)| *name == "VECTOR_UNIT")
+                .map(|&(_, value)| value)
+        };
+        assert_eq!(unit(&vector, &fields), Some(1));
+        // The same layer on the array, and a convolution on either.
+        assert_eq!(unit(&hw(), &fields), Some(0));
+        fields.push(("KIND", 0));
+        assert_eq!(unit(&vector, &fields), Some(0));
+        // The vector unit streams T * M * K activation words: 2 * 5 * 9.
+        fields.push(("KIND", 1));
+        let (words, _) = TestbenchSize::needs(&vector, &record(5, &fields));
+        assert_eq!(words, 90);
     }
 }

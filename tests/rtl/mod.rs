@@ -18,6 +18,8 @@ use std::sync::Mutex;
 pub struct RtlParameters {
     pub rows: u32,
     pub cols: u32,
+    /// 0 weight-stationary, 1 output-stationary.
+    pub dataflow: u32,
     pub act_bits: u32,
     pub act_signed: bool,
     pub weight_bits: u32,
@@ -42,6 +44,7 @@ impl RtlParameters {
         [
             ("ROWS", self.rows),
             ("COLS", self.cols),
+            ("DATAFLOW", self.dataflow),
             ("A_BITS", self.act_bits),
             ("A_SIGNED", flag(self.act_signed)),
             ("W_BITS", self.weight_bits),
