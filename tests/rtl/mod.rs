@@ -20,6 +20,8 @@ pub struct RtlParameters {
     pub cols: u32,
     /// 0 weight-stationary, 1 output-stationary.
     pub dataflow: u32,
+    /// 1 for a depthwise layer on the vector unit.
+    pub vector_unit: u32,
     pub act_bits: u32,
     pub act_signed: bool,
     pub weight_bits: u32,
@@ -45,6 +47,7 @@ impl RtlParameters {
             ("ROWS", self.rows),
             ("COLS", self.cols),
             ("DATAFLOW", self.dataflow),
+            ("VECTOR_UNIT", self.vector_unit),
             ("A_BITS", self.act_bits),
             ("A_SIGNED", flag(self.act_signed)),
             ("W_BITS", self.weight_bits),
