@@ -35,9 +35,9 @@ pub mod memory;
 pub mod multiplier;
 pub mod widths;
 
-use crate::hw::{DepthwiseUnit, Device, DspType, HwConfig};
+use crate::hw::{Dataflow, DepthwiseUnit, Device, DspType, HwConfig};
 use crate::model::Graph;
-use logic::Logic;
+use logic::{DspInference, Logic, MacShape};
 use memory::{Buffer, BufferEstimate};
 use multiplier::{MultiplierKind, MultiplierOptions, MultiplierPlan};
 use serde::Serialize;
@@ -233,7 +233,13 @@ fn estimate_array(hw: &HwConfig, widths: UnitWidths, options: MultiplierOptions)
     let cells = u64::from(hw.array.rows) * u64::from(hw.array.cols);
     let pairings = multiplier::array_pairings(&hw.array);
     let plan = multiplier::plan(widths.activation, widths.weight, cells, &pairings, options);
-    let logic = logic::mac_cells(&widths, &plan, cells)
+    let (rows, cols) = (hw.array.rows, hw.array.cols);
+    let shape = match hw.array.dataflow {
+        Dataflow::WeightStationary => MacShape::weight_stationary(rows, cols),
+        Dataflow::OutputStationary => MacShape::lanes(cells),
+    };
+    let logic = logic::mac_cells(&widths, &plan, shape, DspInference::MultiplyAccumulate)
+        + logic::array_operand_paths(&widths, rows, cols, hw.array.dataflow)
         + logic::zero_point_subtractors(&widths, u64::from(hw.array.rows));
     UnitEstimate {
         cells,
@@ -254,8 +260,10 @@ fn estimate_vector_unit(
 ) -> UnitEstimate {
     let lanes = u64::from(hw.array.cols);
     let plan = multiplier::plan(widths.activation, widths.weight, lanes, &[], options);
-    let logic =
-        logic::mac_cells(&widths, &plan, lanes) + logic::zero_point_subtractors(&widths, lanes);
+    let shape = MacShape::lanes(lanes);
+    let logic = logic::mac_cells(&widths, &plan, shape, DspInference::MultiplyAccumulate)
+        + logic::vector_activation_registers(&widths, lanes)
+        + logic::zero_point_subtractors(&widths, lanes);
     UnitEstimate {
         cells: lanes,
         widths,
