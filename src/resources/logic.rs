@@ -3,9 +3,11 @@
 //!
 //! Limitation: a first-order estimate from register and adder bit counts:
 //! one LUT per adder or multiplexer bit, one flip-flop per register bit,
-//! and constants for the control. Routing, retiming, replication for fanout
-//! and what synthesis optimises away are not modelled, and the constants
-//! have not been calibrated against synthesis yet.
+//! and constants for the control. The array's parts follow the reference
+//! RTL and agree with Yosys within 25 % (`tests/rtl_yosys.rs`). Routing,
+//! retiming, replication for fanout and what synthesis trims are not
+//! modelled, and the PPU formulas and the control constants have not been
+//! calibrated against synthesis.
 
 use super::multiplier::{lut_multiplier_luts, MultiplierKind, MultiplierPlan};
 use super::widths::{PpuNeeds, UnitWidths};
@@ -56,17 +58,18 @@ impl std::ops::Add for Logic {
     }
 }
 
-/// What a DSP slice takes over from the fabric when a product has a slice of
-/// its own.
+/// The parts a DSP slice takes over from the fabric when a product has a
+/// slice of its own.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum DspInference {
     /// The multiplier, the weight register (B register), the partial-sum
     /// adder (post-adder, fed through PCIN or C) and, when the sum wraps,
-    /// the partial-sum register (P register). Vivado infers this
-    /// multiply-accumulate pattern on DSP48E1 and DSP48E2, and Yosys 0.23
-    /// `synth_xilinx -family xc7` on DSP48E1. [`estimate`](super::estimate)
-    /// assumes it.
+    /// the partial-sum register (P register). Yosys 0.23
+    /// `synth_xilinx -family xc7` maps DSP48E1 this way, and Vivado's
+    /// synthesis guide (UG901, "Multiply-Add and Multiply-Accumulate
+    /// Implementation") describes the same for Vivado.
+    /// [`estimate`](super::estimate) assumes it.
     MultiplyAccumulate,
     /// The multiplier alone, every register and adder in fabric. Yosys 0.23
     /// `synth_xilinx -family xcup` maps DSP48E2 slices this way (all of
@@ -74,7 +77,8 @@ pub enum DspInference {
     MultiplierOnly,
 }
 
-/// Where the multiply-accumulate cells of a unit get their partial sums.
+/// Counts of a unit's multiply-accumulate cells: all of them, those with a
+/// partial-sum adder and those with a partial-sum register.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub struct MacShape {
     /// Processing elements (array) or lanes (vector unit).
@@ -142,6 +146,9 @@ impl MacShape {
 /// two comparisons against the constant bounds, each about `W / 4` LUTs on
 /// the carry chain.
 ///
+/// Yosys 0.23 finds these parts in the reference array (`fx_array.v`), and
+/// `tests/rtl_yosys.rs` checks the sum against its LUT and flip-flop counts.
+///
 /// [`lut_multiplier_luts`]: super::multiplier::lut_multiplier_luts
 pub fn mac_cells(
     widths: &UnitWidths,
@@ -181,7 +188,7 @@ pub fn mac_cells(
         shape.sum_registers * accumulator
     };
     let clamps = if widths.saturates {
-        shape.cells * (accumulator + 2 * accumulator.div_ceil(4))
+        shape.cells * clamp_luts(accumulator)
     } else {
         0
     };
@@ -196,7 +203,7 @@ pub fn mac_cells(
 /// array's edge that delays lane `i` by `i` cycles, and the register in each
 /// PE that passes the activation to the right.
 ///
-/// An activation stage holds the operand and its valid flag (`A + 1`
+/// An activation stage stores the operand and its valid flag (`A + 1`
 /// bits). The last column passes nothing on, so `rows * (cols - 1)` PEs
 /// register it. Output-stationary arrays also skew the weights entering the
 /// top edge (`B` bits per stage); their PEs' weight registers are part of
@@ -219,9 +226,9 @@ pub fn array_operand_paths(widths: &UnitWidths, rows: u32, cols: u32, dataflow: 
 /// delayed by `i` cycles.
 ///
 /// A chain of at least [`SHIFT_REGISTER_MIN_STAGES`] stages is a shift
-/// register in LUTs: one SRL16E or SRLC32E per bit and
+/// register in LUTs: one SRL16E or SRLC32E per bit for every
 /// [`SHIFT_REGISTER_LUT_STAGES`] stages. Yosys 0.23 maps these chains to
-/// SRL16E. Vivado infers SRLs too, but may keep a flip-flop at the end.
+/// SRL16E. Vivado's mapping is not checked.
 /// Shorter chains are flip-flops.
 fn skew(stage_bits: u64, lanes: u32) -> Logic {
     let mut logic = Logic::default();
@@ -323,6 +330,33 @@ pub fn ppu_lanes(needs: &PpuNeeds, multiplier: Option<&MultiplierPlan>, lanes: u
 fn barrel_shifter_levels(bits: u64) -> u64 {
     let stages = u64::from(bits.max(2).next_power_of_two().trailing_zeros());
     stages.div_ceil(2)
+}
+
+/// Returns the read-modify-write adders of the accumulator buffer.
+///
+/// Per array column, one adder of `W` bits adds the column's fold sum to
+/// the stored accumulator, or to the bias in the first fold (the
+/// multiplexer shares the adder's LUTs). A clamp of `W + 2 * ceil(W / 4)`
+/// LUTs follows when some layer saturates. The pixel counter that
+/// addresses the buffer is part of the control.
+pub fn accumulator_adders(widths: &UnitWidths, cols: u64) -> Logic {
+    let accumulator = u64::from(widths.accumulator_bits);
+    let clamp = if widths.saturates {
+        clamp_luts(accumulator)
+    } else {
+        0
+    };
+    Logic {
+        luts: cols * (accumulator + clamp),
+        ffs: 0,
+    }
+}
+
+/// Returns the LUTs of a clamp that saturates a `bits + 1`-bit sum to
+/// `bits` bits: a multiplexer per bit and two comparisons against the
+/// constant bounds, each about `bits / 4` LUTs on the carry chain.
+fn clamp_luts(bits: u64) -> u64 {
+    bits + 2 * bits.div_ceil(4)
 }
 
 /// Returns the bank-select multiplexers of double-buffered buffers: one LUT
@@ -434,7 +468,7 @@ mod tests {
     }
 
     #[test]
-    fn multiplier_only_dsp_leaves_adders_and_registers_in_fabric() {
+    fn multiplier_only_dsp_keeps_fabric_sums() {
         let logic = mac_cells(
             &widths(9, 8, 24, false),
             &plan(ONE_DSP, 32, 0),
@@ -534,6 +568,23 @@ mod tests {
         assert_eq!(barrel_shifter_levels(48), 3);
         assert_eq!(barrel_shifter_levels(64), 3);
         assert_eq!(barrel_shifter_levels(65), 4);
+    }
+
+    #[test]
+    fn accumulator_adders_per_column() {
+        assert_eq!(
+            accumulator_adders(&widths(9, 8, 32, false), 4),
+            Logic {
+                luts: 4 * 32,
+                ffs: 0
+            }
+        );
+        assert_eq!(
+            accumulator_adders(&widths(9, 8, 32, true), 4).luts,
+            4 * (32 + 32 + 2 * 8)
+        );
+        assert_eq!(clamp_luts(20), 30);
+        assert_eq!(clamp_luts(17), 17 + 2 * 5);
     }
 
     #[test]
