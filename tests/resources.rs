@@ -109,12 +109,21 @@ fn activation_width_changes_registers_and_input_word() {
     );
 }
 
+/// The weight register of a PE with its own DSP is the slice's B
+/// register, so a narrower weight saves no flip-flops there; with LUT
+/// multipliers it is fabric, `B` flip-flops per PE.
 #[test]
-fn weight_width_changes_registers_and_weight_word() {
+fn weight_width_changes_weight_word_and_fabric_registers() {
     let int8 = report("[datapath]\nweight = \"int8\"\n");
     let int4 = report("[datapath]\nweight = \"int4\"\n");
     assert_eq!(int4.array.multiplier.second.bits, 4);
-    assert!(int4.totals.ff < int8.totals.ff);
+    assert_eq!(int4.array.logic.ffs, int8.array.logic.ffs);
+    let lut_multipliers =
+        "[array]\nlut_multiplier_max_bits = 9\n[datapath]\nzero_point = \"fold\"\n";
+    let lut_int8 = report(&format!("{lut_multipliers}weight = \"int8\"\n"));
+    let lut_int4 = report(&format!("{lut_multipliers}weight = \"int4\"\n"));
+    assert_eq!(lut_int8.array.multiplier.kind, MultiplierKind::Lut);
+    assert_eq!(lut_int8.array.logic.ffs - lut_int4.array.logic.ffs, 256 * 4);
     assert_eq!(
         buffer_word_bits(&int4, "weight"),
         buffer_word_bits(&int8, "weight") / 2
@@ -152,7 +161,14 @@ fn accumulator_bits_change_ppu_dsps_and_fabric() {
 fn saturation_adds_clamp_logic() {
     let wrap = report("[datapath]\naccumulator = { bits = 20, overflow = \"wrap\" }\n");
     let saturate = report("[datapath]\naccumulator = { bits = 20, overflow = \"saturate\" }\n");
-    assert_eq!(saturate.array.logic.luts - wrap.array.logic.luts, 256 * 20);
+    // A clamp of 20 + 2 * 5 LUTs in every PE.
+    assert_eq!(saturate.array.logic.luts - wrap.array.logic.luts, 256 * 30);
+    // The clamp sits between the DSP's adder and the partial-sum register,
+    // so the 15 rows that pass a sum down register it in fabric.
+    assert_eq!(
+        saturate.array.logic.ffs - wrap.array.logic.ffs,
+        15 * 16 * 20
+    );
 }
 
 #[test]
@@ -230,8 +246,8 @@ fn four_bit_lut_multipliers_use_no_array_dsps() {
     let lut = report(text);
     assert_eq!(lut.array.multiplier.kind, MultiplierKind::Lut);
     assert_eq!(lut.array.multiplier.dsps, 0);
-    // One LUT per partial-product bit: 16 per 4 x 4 product.
-    assert_eq!(lut.array.multiplier.luts, 256 * 16);
+    // Three 8-bit adders sum the four partial products of a 4 x 4 product.
+    assert_eq!(lut.array.multiplier.luts, 256 * 3 * 8);
 
     let all_lut = report(&format!("{text}requant = {{ mode = \"shift\" }}\n"));
     assert_eq!(
@@ -278,11 +294,18 @@ fn zero_point_subtract_widens_activation_operand() {
 fn zero_point_subtract_adds_row_subtractors() {
     let subtract = report("[datapath]\nzero_point = \"subtract\"\n");
     let fold = report("[datapath]\nzero_point = \"fold\"\n");
-    // 16 subtractors of 9 bits, and one fewer operand register bit per PE.
-    assert_eq!(subtract.array.logic.luts - fold.array.logic.luts, 16 * 9);
+    // 16 subtractors of 9 bits, and the 9-bit operand is one bit wider than
+    // the 8-bit one: one more zeroing LUT per PE (256), one more bit in the
+    // 13 skew chains of 3 or more stages (SRLs) and in the 3 skew stages of
+    // rows 1 and 2 (flip-flops), and in the 16 x 15 PEs that pass the
+    // activation to the right.
+    assert_eq!(
+        subtract.array.logic.luts - fold.array.logic.luts,
+        16 * 9 + 256 + 13
+    );
     assert_eq!(
         subtract.array.logic.ffs - fold.array.logic.ffs,
-        16 * 9 + 256
+        16 * 9 + 3 + 16 * 15
     );
 }
 

@@ -3,12 +3,15 @@
 //!
 //! Limitation: a first-order estimate from register and adder bit counts:
 //! one LUT per adder or multiplexer bit, one flip-flop per register bit,
-//! and constants for the control. Routing, retiming, replication for fanout
-//! and what synthesis optimises away are not modelled, and the constants
-//! have not been calibrated against synthesis yet.
+//! and constants for the control. The array's parts follow the reference
+//! RTL and agree with Yosys within 25 % (`tests/rtl_yosys.rs`). Routing,
+//! retiming, replication for fanout and what synthesis trims are not
+//! modelled, and the PPU formulas and the control constants have not been
+//! calibrated against synthesis.
 
-use super::multiplier::{MultiplierKind, MultiplierPlan};
+use super::multiplier::{lut_multiplier_luts, MultiplierKind, MultiplierPlan};
 use super::widths::{PpuNeeds, UnitWidths};
+use crate::hw::Dataflow;
 use serde::Serialize;
 
 /// Width of the DSP48 accumulator (P register and post-adder) on both slice
@@ -31,6 +34,12 @@ pub const DRAM_PORT_FFS: u64 = 500;
 const LFSR_BITS: u64 = 32;
 /// Bits of a per-channel shift amount in the PPU (shifts up to 63).
 const SHIFT_AMOUNT_BITS: u64 = 6;
+/// Shortest delay chain that synthesis maps to LUT shift registers
+/// (Yosys 0.23 `synth_xilinx` keeps one- and two-stage chains in
+/// flip-flops).
+pub const SHIFT_REGISTER_MIN_STAGES: u64 = 3;
+/// Stages of one LUT shift register (SRLC32E).
+pub const SHIFT_REGISTER_LUT_STAGES: u64 = 32;
 
 /// LUTs and flip-flops.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
@@ -49,32 +58,197 @@ impl std::ops::Add for Logic {
     }
 }
 
-/// Returns the logic of `pes` multiply-accumulate cells (processing elements of
-/// the array or lanes of the vector unit) built as `multiplier` plans.
+/// The parts a DSP slice takes over from the fabric when a product has a
+/// slice of its own.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum DspInference {
+    /// The multiplier, the weight register (B register), the partial-sum
+    /// adder (post-adder, fed through PCIN or C) and, when the sum wraps,
+    /// the partial-sum register (P register). Yosys 0.23
+    /// `synth_xilinx -family xc7` maps DSP48E1 this way, and Vivado's
+    /// synthesis guide (UG901, "Multiply-Add and Multiply-Accumulate
+    /// Implementation") describes the same for Vivado.
+    /// [`estimate`](super::estimate) assumes it.
+    MultiplyAccumulate,
+    /// The multiplier alone, every register and adder in fabric. Yosys 0.23
+    /// `synth_xilinx -family xcup` maps DSP48E2 slices this way (all of
+    /// AREG, BREG, MREG and PREG 0 in `tests/rtl_yosys.rs`).
+    MultiplierOnly,
+}
+
+/// Counts of a unit's multiply-accumulate cells: all of them, those with a
+/// partial-sum adder and those with a partial-sum register.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct MacShape {
+    /// Processing elements (array) or lanes (vector unit).
+    pub cells: u64,
+    /// Cells that add their product to a partial sum: all but the first row
+    /// of a weight-stationary array, whose sum starts at 0, and every cell
+    /// that accumulates its own sum.
+    pub adders: u64,
+    /// Partial-sum registers: all but the bottom row of a weight-stationary
+    /// array, whose sum leaves the array combinationally, and one per cell
+    /// that accumulates its own sum.
+    pub sum_registers: u64,
+}
+
+impl MacShape {
+    /// Returns the shape of a `rows x cols` weight-stationary array, whose
+    /// partial sums flow down the columns.
+    pub fn weight_stationary(rows: u32, cols: u32) -> MacShape {
+        let cells = u64::from(rows) * u64::from(cols);
+        let below_first_row = u64::from(rows.saturating_sub(1)) * u64::from(cols);
+        MacShape {
+            cells,
+            adders: below_first_row,
+            sum_registers: below_first_row,
+        }
+    }
+
+    /// Returns the shape of `lanes` cells that each accumulate their own
+    /// sum: the lanes of the vector unit, or the PEs of an output-stationary
+    /// array.
+    pub fn lanes(lanes: u64) -> MacShape {
+        MacShape {
+            cells: lanes,
+            adders: lanes,
+            sum_registers: lanes,
+        }
+    }
+}
+
+/// Returns the logic of the multiply-accumulate cells of one unit, built as
+/// `multiplier` plans, when the DSP slices take over `inference`.
 ///
-/// Each cell registers its activation and weight operands. Its partial-sum
-/// adder and register, `accumulator_bits` wide, are the DSP's post-adder and
-/// P register when the product has its own DSP and the accumulator is at
-/// most 48 bits. Otherwise they are fabric, one LUT and one flip-flop per
-/// bit. Packed pairs add in fabric, because one DSP cannot keep two
-/// independent sums. Saturation adds a clamp of one LUT per accumulator bit
-/// after each adder.
-pub fn mac_cells(widths: &UnitWidths, multiplier: &MultiplierPlan, pes: u64) -> Logic {
+/// With `A` activation operand bits, `B` weight bits and `W` accumulator
+/// bits:
+///
+/// | part | LUTs | flip-flops |
+/// |---|---|---|
+/// | zeroing an invalid activation (DSP multipliers) | `A` per cell | |
+/// | weight register | | `B` per cell, none in the DSP's B register |
+/// | LUT multiplier, first array row | [`lut_multiplier_luts`] | |
+/// | LUT multiplier with a partial sum | `m * W` (`m` = narrower operand) | |
+/// | partial-sum adder in a DSP | none (post-adder) | |
+/// | partial-sum adder otherwise | `W` per adder | |
+/// | partial-sum register | | `W` per register, none in the P register |
+/// | clamp, when some layer saturates | `W + 2 * ceil(W / 4)` per cell | |
+///
+/// The adder is in the DSP when the product has a slice of its own, `W` is
+/// at most 48 and the inference is [`DspInference::MultiplyAccumulate`].
+/// Its register is in the DSP too unless the sum saturates, because the
+/// clamp sits between the adder and the register. A LUT multiplier's `m`
+/// partial products are summed into the partial sum, so each of its adders
+/// is as wide as the sum. Packed pairs add the correction of
+/// [`MultiplierPlan::luts`] and keep both sums in fabric, because one DSP
+/// cannot hold two independent sums. The clamp is a multiplexer per bit and
+/// two comparisons against the constant bounds, each about `W / 4` LUTs on
+/// the carry chain.
+///
+/// Yosys 0.23 finds these parts in the reference array (`fx_array.v`), and
+/// `tests/rtl_yosys.rs` checks the sum against its LUT and flip-flop counts.
+///
+/// [`lut_multiplier_luts`]: super::multiplier::lut_multiplier_luts
+pub fn mac_cells(
+    widths: &UnitWidths,
+    multiplier: &MultiplierPlan,
+    shape: MacShape,
+    inference: DspInference,
+) -> Logic {
+    let activation = u64::from(widths.activation.bits);
+    let weight = u64::from(widths.weight.bits);
     let accumulator = u64::from(widths.accumulator_bits);
-    let sum_in_dsp = matches!(multiplier.kind, MultiplierKind::Dsp { .. })
-        && widths.accumulator_bits <= DSP_ACCUMULATOR_BITS;
+    let in_luts = multiplier.kind == MultiplierKind::Lut;
+    let takes_registers = !in_luts && inference == DspInference::MultiplyAccumulate;
+    let adder_in_dsp = matches!(multiplier.kind, MultiplierKind::Dsp { .. })
+        && widths.accumulator_bits <= DSP_ACCUMULATOR_BITS
+        && inference == DspInference::MultiplyAccumulate;
+    let register_in_dsp = adder_in_dsp && !widths.saturates;
 
-    let operand_ffs = u64::from(widths.activation.bits) + u64::from(widths.weight.bits);
-    let sum_bits = if sum_in_dsp { 0 } else { accumulator };
-    let clamp_luts = if widths.saturates { accumulator } else { 0 };
-
-    let per_cell = Logic {
-        luts: sum_bits + clamp_luts,
-        ffs: operand_ffs + sum_bits,
+    let operand_zeroing = if in_luts { 0 } else { shape.cells * activation };
+    let weight_registers = if takes_registers {
+        0
+    } else {
+        shape.cells * weight
     };
+    let adders = if in_luts {
+        let partial_products = u64::from(widths.activation.bits.min(widths.weight.bits));
+        let first_row = shape.cells - shape.adders;
+        first_row * lut_multiplier_luts(widths.activation, widths.weight)
+            + shape.adders * partial_products * accumulator
+    } else if adder_in_dsp {
+        multiplier.luts
+    } else {
+        multiplier.luts + shape.adders * accumulator
+    };
+    let sum_registers = if register_in_dsp {
+        0
+    } else {
+        shape.sum_registers * accumulator
+    };
+    let clamps = if widths.saturates {
+        shape.cells * clamp_luts(accumulator)
+    } else {
+        0
+    };
+
     Logic {
-        luts: pes * per_cell.luts + multiplier.luts,
-        ffs: pes * per_cell.ffs + multiplier.ffs,
+        luts: operand_zeroing + adders + clamps,
+        ffs: weight_registers + sum_registers,
+    }
+}
+
+/// Returns the operand paths of a `rows x cols` array: the skew at the
+/// array's edge that delays lane `i` by `i` cycles, and the register in each
+/// PE that passes the activation to the right.
+///
+/// An activation stage stores the operand and its valid flag (`A + 1`
+/// bits). The last column passes nothing on, so `rows * (cols - 1)` PEs
+/// register it. Output-stationary arrays also skew the weights entering the
+/// top edge (`B` bits per stage); their PEs' weight registers are part of
+/// [`mac_cells`].
+pub fn array_operand_paths(widths: &UnitWidths, rows: u32, cols: u32, dataflow: Dataflow) -> Logic {
+    let activation_stage = u64::from(widths.activation.bits) + 1;
+    let passing_pes = u64::from(rows) * u64::from(cols.saturating_sub(1));
+    let pass_registers = Logic {
+        luts: 0,
+        ffs: passing_pes * activation_stage,
+    };
+    let weight_skew = match dataflow {
+        Dataflow::WeightStationary => Logic::default(),
+        Dataflow::OutputStationary => skew(u64::from(widths.weight.bits), cols),
+    };
+    pass_registers + skew(activation_stage, rows) + weight_skew
+}
+
+/// Returns the skew of `lanes` inputs of `stage_bits` bits each, lane `i`
+/// delayed by `i` cycles.
+///
+/// A chain of at least [`SHIFT_REGISTER_MIN_STAGES`] stages is a shift
+/// register in LUTs: one SRL16E or SRLC32E per bit for every
+/// [`SHIFT_REGISTER_LUT_STAGES`] stages. Yosys 0.23 maps these chains to
+/// SRL16E. Vivado's mapping is not checked.
+/// Shorter chains are flip-flops.
+fn skew(stage_bits: u64, lanes: u32) -> Logic {
+    let mut logic = Logic::default();
+    for delay in 1..u64::from(lanes) {
+        if delay >= SHIFT_REGISTER_MIN_STAGES {
+            logic.luts += stage_bits * delay.div_ceil(SHIFT_REGISTER_LUT_STAGES);
+        } else {
+            logic.ffs += stage_bits * delay;
+        }
+    }
+    logic
+}
+
+/// Returns the operand registers of `lanes` vector-unit lanes: each lane
+/// registers its activation operand and a valid flag. The weight register
+/// is part of [`mac_cells`].
+pub fn vector_activation_registers(widths: &UnitWidths, lanes: u64) -> Logic {
+    Logic {
+        luts: 0,
+        ffs: lanes * (u64::from(widths.activation.bits) + 1),
     }
 }
 
@@ -142,7 +316,7 @@ pub fn ppu_lanes(needs: &PpuNeeds, multiplier: Option<&MultiplierPlan>, lanes: u
 
     let fabric_multiplier = multiplier.map_or(Logic::default(), |plan| Logic {
         luts: plan.luts,
-        ffs: plan.ffs,
+        ffs: 0,
     });
     Logic {
         luts: lanes * luts,
@@ -156,6 +330,33 @@ pub fn ppu_lanes(needs: &PpuNeeds, multiplier: Option<&MultiplierPlan>, lanes: u
 fn barrel_shifter_levels(bits: u64) -> u64 {
     let stages = u64::from(bits.max(2).next_power_of_two().trailing_zeros());
     stages.div_ceil(2)
+}
+
+/// Returns the read-modify-write adders of the accumulator buffer.
+///
+/// Per array column, one adder of `W` bits adds the column's fold sum to
+/// the stored accumulator, or to the bias in the first fold (the
+/// multiplexer shares the adder's LUTs). A clamp of `W + 2 * ceil(W / 4)`
+/// LUTs follows when some layer saturates. The pixel counter that
+/// addresses the buffer is part of the control.
+pub fn accumulator_adders(widths: &UnitWidths, cols: u64) -> Logic {
+    let accumulator = u64::from(widths.accumulator_bits);
+    let clamp = if widths.saturates {
+        clamp_luts(accumulator)
+    } else {
+        0
+    };
+    Logic {
+        luts: cols * (accumulator + clamp),
+        ffs: 0,
+    }
+}
+
+/// Returns the LUTs of a clamp that saturates a `bits + 1`-bit sum to
+/// `bits` bits: a multiplexer per bit and two comparisons against the
+/// constant bounds, each about `bits / 4` LUTs on the carry chain.
+fn clamp_luts(bits: u64) -> u64 {
+    bits + 2 * bits.div_ceil(4)
 }
 
 /// Returns the bank-select multiplexers of double-buffered buffers: one LUT
@@ -184,6 +385,179 @@ pub fn control_and_dram(bytes_per_cycle: u32) -> Logic {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::resources::multiplier::SharedOperand;
+    use crate::resources::widths::MultiplierOperand;
+
+    fn widths(activation: u8, weight: u8, accumulator: u8, saturates: bool) -> UnitWidths {
+        UnitWidths {
+            activation: MultiplierOperand {
+                bits: activation,
+                signed: true,
+            },
+            weight: MultiplierOperand {
+                bits: weight,
+                signed: true,
+            },
+            accumulator_bits: accumulator,
+            activation_storage_bits: activation,
+            weight_storage_bits: weight,
+            subtracts_zero_point: false,
+            saturates,
+        }
+    }
+
+    fn plan(kind: MultiplierKind, products: u64, luts: u64) -> MultiplierPlan {
+        MultiplierPlan {
+            first: MultiplierOperand {
+                bits: 9,
+                signed: true,
+            },
+            second: MultiplierOperand {
+                bits: 8,
+                signed: true,
+            },
+            kind,
+            products,
+            dsps: products,
+            luts,
+            notes: Vec::new(),
+        }
+    }
+
+    const ONE_DSP: MultiplierKind = MultiplierKind::Dsp {
+        dsps_per_product: 1,
+    };
+
+    #[test]
+    fn weight_stationary_shape_drops_first_and_bottom_rows() {
+        let shape = MacShape::weight_stationary(4, 8);
+        assert_eq!(
+            (shape.cells, shape.adders, shape.sum_registers),
+            (32, 24, 24)
+        );
+        let one_row = MacShape::weight_stationary(1, 8);
+        assert_eq!((one_row.adders, one_row.sum_registers), (0, 0));
+    }
+
+    #[test]
+    fn dsp_takes_adder_weight_and_wrapping_sum() {
+        let shape = MacShape::weight_stationary(4, 4);
+        let wrap = mac_cells(
+            &widths(9, 8, 32, false),
+            &plan(ONE_DSP, 16, 0),
+            shape,
+            DspInference::MultiplyAccumulate,
+        );
+        // Only the zeroing of invalid activations stays in fabric.
+        assert_eq!(
+            wrap,
+            Logic {
+                luts: 16 * 9,
+                ffs: 0
+            }
+        );
+
+        let saturate = mac_cells(
+            &widths(9, 8, 32, true),
+            &plan(ONE_DSP, 16, 0),
+            shape,
+            DspInference::MultiplyAccumulate,
+        );
+        assert_eq!(saturate.luts, 16 * 9 + 16 * (32 + 2 * 8));
+        assert_eq!(saturate.ffs, 12 * 32, "the sum register leaves the DSP");
+    }
+
+    #[test]
+    fn multiplier_only_dsp_keeps_fabric_sums() {
+        let logic = mac_cells(
+            &widths(9, 8, 24, false),
+            &plan(ONE_DSP, 32, 0),
+            MacShape::weight_stationary(8, 4),
+            DspInference::MultiplierOnly,
+        );
+        assert_eq!(logic.luts, 32 * 9 + 28 * 24);
+        assert_eq!(logic.ffs, 32 * 8 + 28 * 24);
+    }
+
+    #[test]
+    fn wide_accumulator_adds_in_fabric() {
+        let logic = mac_cells(
+            &widths(9, 8, 64, false),
+            &plan(ONE_DSP, 16, 0),
+            MacShape::weight_stationary(4, 4),
+            DspInference::MultiplyAccumulate,
+        );
+        assert_eq!(logic.luts, 16 * 9 + 12 * 64);
+        assert_eq!(logic.ffs, 12 * 64, "weights stay in the B register");
+    }
+
+    #[test]
+    fn lut_multiplier_adders_widen_to_the_sum() {
+        let logic = mac_cells(
+            &widths(4, 4, 16, false),
+            &plan(MultiplierKind::Lut, 16, 16 * 24),
+            MacShape::weight_stationary(4, 4),
+            DspInference::MultiplyAccumulate,
+        );
+        // First row: the product alone, 3 adders of 8 bits. Other rows: 4
+        // partial products summed into the 16-bit partial sum.
+        assert_eq!(logic.luts, 4 * 3 * 8 + 12 * 4 * 16);
+        assert_eq!(logic.ffs, 16 * 4 + 12 * 16);
+    }
+
+    #[test]
+    fn packed_pairs_add_correction_and_sums_in_fabric() {
+        let logic = mac_cells(
+            &widths(9, 8, 32, false),
+            &plan(
+                MultiplierKind::PackedDsp {
+                    shared: SharedOperand::Activation,
+                },
+                16,
+                8 * 17,
+            ),
+            MacShape::lanes(16),
+            DspInference::MultiplyAccumulate,
+        );
+        assert_eq!(logic.luts, 16 * 9 + 8 * 17 + 16 * 32);
+        assert_eq!(logic.ffs, 16 * 32);
+    }
+
+    #[test]
+    fn skew_uses_shift_registers_from_three_stages() {
+        let stage_bits = 10;
+        // Rows 1 and 2 delay by 1 and 2 stages in flip-flops, row 3 is one
+        // SRL per bit.
+        assert_eq!(skew(stage_bits, 4), Logic { luts: 10, ffs: 30 });
+        assert_eq!(skew(stage_bits, 1), Logic::default());
+        // Delays 3..=32 take one SRLC32E per bit, 33 and 34 take two.
+        assert_eq!(
+            skew(1, 35),
+            Logic {
+                luts: 30 + 2 * 2,
+                ffs: 3
+            }
+        );
+    }
+
+    #[test]
+    fn activation_passes_right_except_last_column() {
+        let path = array_operand_paths(&widths(9, 8, 32, false), 4, 4, Dataflow::WeightStationary);
+        assert_eq!(path.ffs, 4 * 3 * 10 + 30);
+        assert_eq!(path.luts, 10);
+        let output_stationary =
+            array_operand_paths(&widths(9, 8, 32, false), 4, 4, Dataflow::OutputStationary);
+        assert_eq!(
+            output_stationary.ffs - path.ffs,
+            3 * 8,
+            "weight skew, columns 1 and 2"
+        );
+        assert_eq!(
+            output_stationary.luts - path.luts,
+            8,
+            "weight skew, column 3"
+        );
+    }
 
     #[test]
     fn barrel_shifter_levels_table() {
@@ -194,6 +568,23 @@ mod tests {
         assert_eq!(barrel_shifter_levels(48), 3);
         assert_eq!(barrel_shifter_levels(64), 3);
         assert_eq!(barrel_shifter_levels(65), 4);
+    }
+
+    #[test]
+    fn accumulator_adders_per_column() {
+        assert_eq!(
+            accumulator_adders(&widths(9, 8, 32, false), 4),
+            Logic {
+                luts: 4 * 32,
+                ffs: 0
+            }
+        );
+        assert_eq!(
+            accumulator_adders(&widths(9, 8, 32, true), 4).luts,
+            4 * (32 + 32 + 2 * 8)
+        );
+        assert_eq!(clamp_luts(20), 30);
+        assert_eq!(clamp_luts(17), 17 + 2 * 5);
     }
 
     #[test]

@@ -14,9 +14,11 @@
 //! | LUTs and flip-flops | [`logic`] |
 //!
 //! Limitation: every figure is an estimate from a first-order model of the
-//! hardware template, not a synthesis result. It has not yet been checked
-//! against Yosys `synth_xilinx` or Vivado, so treat a design near a
-//! resource limit as uncertain.
+//! hardware template, not a synthesis result. `tests/rtl_yosys.rs` checks
+//! the array's DSPs, LUTs and flip-flops and the buffers' block RAM against
+//! Yosys 0.23 `synth_xilinx` of the reference RTL (LUTs and flip-flops
+//! within 25 %). The PPU, the control and Vivado are not checked, so treat
+//! a design near a resource limit as uncertain.
 //!
 //! ```
 //! use fxsim::hw::HwConfig;
@@ -35,9 +37,9 @@ pub mod memory;
 pub mod multiplier;
 pub mod widths;
 
-use crate::hw::{DepthwiseUnit, Device, DspType, HwConfig};
+use crate::hw::{Dataflow, DepthwiseUnit, Device, DspType, HwConfig};
 use crate::model::Graph;
-use logic::Logic;
+use logic::{DspInference, Logic, MacShape};
 use memory::{Buffer, BufferEstimate};
 use multiplier::{MultiplierKind, MultiplierOptions, MultiplierPlan};
 use serde::Serialize;
@@ -233,7 +235,13 @@ fn estimate_array(hw: &HwConfig, widths: UnitWidths, options: MultiplierOptions)
     let cells = u64::from(hw.array.rows) * u64::from(hw.array.cols);
     let pairings = multiplier::array_pairings(&hw.array);
     let plan = multiplier::plan(widths.activation, widths.weight, cells, &pairings, options);
-    let logic = logic::mac_cells(&widths, &plan, cells)
+    let (rows, cols) = (hw.array.rows, hw.array.cols);
+    let shape = match hw.array.dataflow {
+        Dataflow::WeightStationary => MacShape::weight_stationary(rows, cols),
+        Dataflow::OutputStationary => MacShape::lanes(cells),
+    };
+    let logic = logic::mac_cells(&widths, &plan, shape, DspInference::MultiplyAccumulate)
+        + logic::array_operand_paths(&widths, rows, cols, hw.array.dataflow)
         + logic::zero_point_subtractors(&widths, u64::from(hw.array.rows));
     UnitEstimate {
         cells,
@@ -254,8 +262,10 @@ fn estimate_vector_unit(
 ) -> UnitEstimate {
     let lanes = u64::from(hw.array.cols);
     let plan = multiplier::plan(widths.activation, widths.weight, lanes, &[], options);
-    let logic =
-        logic::mac_cells(&widths, &plan, lanes) + logic::zero_point_subtractors(&widths, lanes);
+    let shape = MacShape::lanes(lanes);
+    let logic = logic::mac_cells(&widths, &plan, shape, DspInference::MultiplyAccumulate)
+        + logic::vector_activation_registers(&widths, lanes)
+        + logic::zero_point_subtractors(&widths, lanes);
     UnitEstimate {
         cells: lanes,
         widths,
@@ -322,15 +332,16 @@ fn components(
     rows.push(logic_only("ppu", ppu_dsps, ppu.logic));
 
     let word_bits: Vec<u32> = buffers.iter().map(|buffer| buffer.word_bits).collect();
-    let multiplexers = logic::bank_multiplexers(&word_bits, hw.buffers.double_buffered);
+    let buffer_logic = logic::bank_multiplexers(&word_bits, hw.buffers.double_buffered)
+        + logic::accumulator_adders(&array.widths, u64::from(hw.array.cols));
     rows.push(ComponentUsage {
         component: "buffers",
         dsp: 0,
         bram36: buffers.iter().map(|buffer| buffer.bram36).sum(),
         bram18: buffers.iter().map(|buffer| buffer.bram18).sum(),
         uram: buffers.iter().map(|buffer| buffer.uram).sum(),
-        lut: multiplexers.luts,
-        ff: multiplexers.ffs,
+        lut: buffer_logic.luts,
+        ff: buffer_logic.ffs,
     });
     rows.push(logic_only(
         "control",

@@ -2,10 +2,11 @@
 //! threshold, two products per DSP48E2 where neighbouring processing
 //! elements share an operand, or one or more DSP slices per product.
 //!
-//! Limitation: an estimate from port widths and a LUT-per-bit model. It
-//! does not know what synthesis would infer (Vivado may build a narrow
-//! product in LUTs on its own, or retime registers into the DSP), and it
-//! has not been checked against synthesis yet.
+//! Limitation: an estimate from port widths and an adder-per-partial-product
+//! model. It does not know what synthesis would infer (Yosys and Vivado may
+//! build a narrow product in LUTs on their own), so `lut_multiplier_max_bits`
+//! has to say it. DSP counts, and the LUTs of 4 x 4 bit LUT multipliers,
+//! agree with Yosys 0.23 in `tests/rtl_yosys.rs`. Packing is not checked.
 
 use super::widths::MultiplierOperand;
 use crate::hw::{ArrayConfig, DspType};
@@ -57,10 +58,9 @@ pub struct MultiplierPlan {
     /// Products computed in parallel.
     pub products: u64,
     pub dsps: u64,
-    /// LUTs of LUT multipliers, or of the correction logic of packed pairs.
+    /// LUTs of LUT multipliers on their own (see [`lut_multiplier_luts`]),
+    /// or of the correction logic of packed pairs.
     pub luts: u64,
-    /// Flip-flops of the product registers of LUT multipliers.
-    pub ffs: u64,
     /// Reasons packing or LUT multipliers were not used where configured.
     pub notes: Vec<String>,
 }
@@ -125,7 +125,6 @@ pub fn plan(
         products,
         dsps: 0,
         luts: 0,
-        ffs: 0,
         notes: Vec::new(),
     };
 
@@ -133,7 +132,6 @@ pub fn plan(
     let in_luts = threshold > 0 && first.bits <= threshold && second.bits <= threshold;
     if in_luts {
         plan.luts = products * lut_multiplier_luts(first, second);
-        plan.ffs = products * u64::from(first.bits + second.bits);
         return plan;
     }
     if threshold > 0 {
@@ -257,15 +255,25 @@ pub fn pieces(n: u32, port: u32) -> u32 {
     }
 }
 
-/// Returns the LUTs of one LUT multiplier: one LUT per partial-product bit,
-/// `a * b`.
+/// Returns the LUTs of one LUT multiplier on its own: a shift-and-add
+/// array.
 ///
-/// An `a x b` array multiplier has `a * b` partial-product bits, and the
-/// AND gate and adder cell of each fit in one 6-input LUT with the carry
-/// chain. Booth recoding or a LUT6 holding two partial-product bits would
-/// roughly halve it, so this is a conservative estimate.
+/// An `a x b` product has `m = min(a, b)` partial products, each a row of
+/// AND gates. `m - 1` carry-chain adders of `a + b` bits sum them, and each
+/// adder cell's LUT also forms its partial-product bit, so the cost is
+/// `(m - 1) * (a + b)`. One partial product (`m = 1`) is `max(a, b)` AND
+/// gates. Yosys 0.23 builds a 4 x 4 product with its operand gating in about
+/// 30 LUTs (this formula: 24). A product that feeds an adder costs more,
+/// because its adders widen to the sum (see
+/// [`mac_cells`](super::logic::mac_cells)).
 pub fn lut_multiplier_luts(first: MultiplierOperand, second: MultiplierOperand) -> u64 {
-    u64::from(first.bits) * u64::from(second.bits)
+    let (a, b) = (u64::from(first.bits), u64::from(second.bits));
+    let partial_products = a.min(b);
+    if partial_products <= 1 {
+        a.max(b)
+    } else {
+        (partial_products - 1) * (a + b)
+    }
 }
 
 #[cfg(test)]
@@ -310,6 +318,25 @@ mod tests {
     }
 
     #[test]
+    fn lut_multiplier_luts_table() {
+        let cases = [
+            (1, 8, 8),
+            (8, 1, 8),
+            (2, 2, 4),
+            (4, 4, 24),
+            (4, 8, 36),
+            (8, 8, 112),
+        ];
+        for (a, b, expected) in cases {
+            assert_eq!(
+                lut_multiplier_luts(operand(a, true), operand(b, true)),
+                expected,
+                "{a} x {b}"
+            );
+        }
+    }
+
+    #[test]
     fn pieces_keep_one_port_bit_for_lower_sign() {
         assert_eq!(pieces(18, 18), 1);
         assert_eq!(pieces(19, 18), 2);
@@ -339,7 +366,8 @@ mod tests {
         let w = operand(4, true);
         let lut = plan(a, w, 16, &pairings, options(DspType::Dsp48e2, 4, true));
         assert_eq!(lut.kind, MultiplierKind::Lut);
-        assert_eq!((lut.dsps, lut.luts, lut.ffs), (0, 16 * 16, 16 * 8));
+        // Three 8-bit adders sum the four partial products of each product.
+        assert_eq!((lut.dsps, lut.luts), (0, 16 * 3 * 8));
 
         let packed = plan(a, w, 16, &pairings, options(DspType::Dsp48e2, 3, true));
         assert_eq!(packed.dsps, 8);
