@@ -451,6 +451,40 @@ fn tiny_example_vector_unit_matches_rtl() {
     check_tiny_variants(VECTOR_UNIT_HW, "rtl-tiny-vector");
 }
 
+/// Runs person_detect (all its MAC layers) and the digits example on `hw`
+/// under Verilator; returns the export directory of person_detect.
+fn check_person_detect_and_digits(
+    models: &Path,
+    hw: &HwConfig,
+    label: &str,
+    root: &Path,
+) -> std::path::PathBuf {
+    let graph = fxsim::import::tflite::read_file(models.join("person_detect.tflite")).unwrap();
+    let image = common::bmp_to_int8(&models.join("person.bmp")).unwrap();
+    let input = common::convert::to_value(&image);
+    let dir = root.join("person_detect");
+    let name = format!("person_detect, {label}");
+    let layers = check_model(shared_builds(), &name, &graph, hw, &input, &dir);
+    assert!(layers.len() >= 28, "{name}: only layers {layers:?} ran");
+
+    let digits = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("examples")
+        .join("digits");
+    let graph = fxsim::import::tflite::read_file(digits.join("model.tflite")).unwrap();
+    let input = fxsim::io::read_npy(&digits.join("input.npy")).unwrap();
+    let name = format!("digits, {label}");
+    let layers = check_model(
+        shared_builds(),
+        &name,
+        &graph,
+        hw,
+        &input,
+        &root.join("digits"),
+    );
+    assert_eq!(layers, vec![0, 1, 3, 6], "{name}: layers that ran");
+    dir
+}
+
 /// person_detect and the digits example with their depthwise layers on the
 /// vector unit.
 #[test]
@@ -461,40 +495,12 @@ fn models_vector_unit_match_rtl() {
     let models = require_shared_models!();
     let hw = HwConfig::from_toml_str(VECTOR_UNIT_HW, "vector.toml").unwrap();
     let root = temporary("rtl-models-vector");
-
-    let graph = fxsim::import::tflite::read_file(models.join("person_detect.tflite")).unwrap();
-    let image = common::bmp_to_int8(&models.join("person.bmp")).unwrap();
-    let input = common::convert::to_value(&image);
-    let dir = root.join("person_detect");
-    let layers = check_model(
-        shared_builds(),
-        "person_detect, vector unit",
-        &graph,
-        &hw,
-        &input,
-        &dir,
-    );
-    assert!(layers.len() >= 28, "only layers {layers:?} ran");
-    let on_vector = exported_layers(&dir)
+    let person_detect = check_person_detect_and_digits(&models, &hw, "vector unit", &root);
+    let on_vector = exported_layers(&person_detect)
         .iter()
         .filter(|layer| layer.on_vector_unit())
         .count();
     assert_eq!(on_vector, 14, "depthwise layers on the vector unit");
-
-    let digits = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("examples")
-        .join("digits");
-    let graph = fxsim::import::tflite::read_file(digits.join("model.tflite")).unwrap();
-    let input = fxsim::io::read_npy(&digits.join("input.npy")).unwrap();
-    let layers = check_model(
-        shared_builds(),
-        "digits, vector unit",
-        &graph,
-        &hw,
-        &input,
-        &root.join("digits"),
-    );
-    assert_eq!(layers, vec![0, 1, 3, 6], "layers that ran");
     std::fs::remove_dir_all(&root).ok();
 }
 
@@ -507,34 +513,7 @@ fn models_output_stationary_match_rtl() {
     let models = require_shared_models!();
     let hw = HwConfig::from_toml_str(OUTPUT_STATIONARY_HW, "output-stationary.toml").unwrap();
     let root = temporary("rtl-models-os");
-
-    let graph = fxsim::import::tflite::read_file(models.join("person_detect.tflite")).unwrap();
-    let image = common::bmp_to_int8(&models.join("person.bmp")).unwrap();
-    let input = common::convert::to_value(&image);
-    let layers = check_model(
-        shared_builds(),
-        "person_detect, output-stationary",
-        &graph,
-        &hw,
-        &input,
-        &root.join("person_detect"),
-    );
-    assert!(layers.len() >= 28, "only layers {layers:?} ran");
-
-    let digits = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("examples")
-        .join("digits");
-    let graph = fxsim::import::tflite::read_file(digits.join("model.tflite")).unwrap();
-    let input = fxsim::io::read_npy(&digits.join("input.npy")).unwrap();
-    let layers = check_model(
-        shared_builds(),
-        "digits, output-stationary",
-        &graph,
-        &hw,
-        &input,
-        &root.join("digits"),
-    );
-    assert_eq!(layers, vec![0, 1, 3, 6], "layers that ran");
+    check_person_detect_and_digits(&models, &hw, "output-stationary", &root);
     std::fs::remove_dir_all(&root).ok();
 }
 

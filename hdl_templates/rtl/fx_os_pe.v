@@ -5,13 +5,9 @@
 // The activation enters from the left with its K term's fold flags and
 // leaves to the right one cycle later; the weight enters from the top and
 // leaves downwards one cycle later. When `act_valid_in` is high the product
-// is added to the fold sum, which restarts from 0 at the first term of a
-// fold (`fold_first_in`). At the last term of a fold (`fold_last_in`) the
-// fold sum is added to the accumulator, which starts from `bias` in the
-// first fold (`first_fold_in`). Every addition is held in ACC_BITS with
-// wrap or saturation, so the sums are those of the weight-stationary array:
-// a fold of ROWS terms summed in K order from 0, then added to the
-// accumulator. While `drain` is high the accumulator takes `acc_in`, the
+// goes into fx_fold_accumulator, which keeps the fold order of the
+// contract, and at the last term of a fold (`fold_last_in`) the
+// accumulator takes the new sum. While `drain` is high the accumulator takes `acc_in`, the
 // accumulator of the PE above, so the column shifts down.
 //
 // Latency: every `*_q` output is one register stage; the accumulator holds
@@ -45,9 +41,6 @@ module fx_os_pe #(
     output reg  signed [ACC_BITS-1:0] acc_q
 );
     localparam PRODUCT_BITS = A_BITS + W_BITS + 2;
-    localparam SUM_BITS = (PRODUCT_BITS > ACC_BITS ? PRODUCT_BITS : ACC_BITS) + 1;
-
-    reg signed [ACC_BITS-1:0] fold_sum_q;
 
     // An invalid activation multiplies as 0, as in fx_pe.
     wire [A_BITS-1:0] act_operand = act_valid_in ? act_in : {A_BITS{1'b0}};
@@ -57,29 +50,20 @@ module fx_os_pe #(
         W_SIGNED != 0 ? $signed({weight_in[W_BITS-1], weight_in}) : $signed({1'b0, weight_in});
     wire signed [PRODUCT_BITS-1:0] product = act_extended * weight_extended;
 
-    wire signed [SUM_BITS-1:0] product_term = product;
-    wire signed [SUM_BITS-1:0] fold_base = fold_first_in ? 0 : fold_sum_q;
-    wire signed [SUM_BITS-1:0] fold_exact = fold_base + product_term;
-    wire signed [ACC_BITS-1:0] fold_next;
-    fx_overflow #(
-        .IN_BITS(SUM_BITS),
-        .OUT_BITS(ACC_BITS),
-        .SATURATE(ACC_SATURATE)
-    ) fold_overflow (
-        .value(fold_exact),
-        .result(fold_next)
-    );
-
-    wire signed [ACC_BITS-1:0] acc_base = first_fold_in ? bias : acc_q;
-    wire signed [ACC_BITS:0] acc_exact = acc_base + fold_next;
     wire signed [ACC_BITS-1:0] acc_next;
-    fx_overflow #(
-        .IN_BITS(ACC_BITS + 1),
-        .OUT_BITS(ACC_BITS),
-        .SATURATE(ACC_SATURATE)
-    ) acc_overflow (
-        .value(acc_exact),
-        .result(acc_next)
+    fx_fold_accumulator #(
+        .PRODUCT_BITS(PRODUCT_BITS),
+        .ACC_BITS(ACC_BITS),
+        .ACC_SATURATE(ACC_SATURATE)
+    ) sums (
+        .clk(clk),
+        .valid(enable && !drain && act_valid_in),
+        .product(product),
+        .fold_first(fold_first_in),
+        .first_fold(first_fold_in),
+        .bias(bias),
+        .acc(acc_q),
+        .acc_next(acc_next)
     );
 
     always @(posedge clk) begin
@@ -92,9 +76,8 @@ module fx_os_pe #(
             weight_q <= weight_in;
             if (drain) begin
                 acc_q <= acc_in;
-            end else if (act_valid_in) begin
-                fold_sum_q <= fold_next;
-                if (fold_last_in) acc_q <= acc_next;
+            end else if (act_valid_in && fold_last_in) begin
+                acc_q <= acc_next;
             end
         end
     end

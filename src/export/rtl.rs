@@ -62,6 +62,7 @@ rtl_sources! {
     LfsrJump => "rtl/fx_lfsr.v",
     Ppu => "rtl/fx_ppu.v",
     Core => "rtl/fx_core.v",
+    FoldAccumulator => "rtl/fx_fold_accumulator.v",
     OsPe => "rtl/fx_os_pe.v",
     OsArray => "rtl/fx_os_array.v",
     OsCore => "rtl/fx_os_core.v",
@@ -461,7 +462,7 @@ mod tests {
     fn rendered_sources_equal_templates() {
         let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("hdl_templates/rtl");
         let sources = render_sources().expect("the templates render");
-        assert_eq!(sources.len(), 14);
+        assert_eq!(sources.len(), 15);
         for (name, text) in sources {
             let template = fs::read_to_string(dir.join(name)).expect("the template exists");
             assert!(text == template, "{name}: rendering changed the source");
