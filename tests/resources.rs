@@ -485,10 +485,10 @@ fn output_stationary_pe_keeps_two_sums() {
     let text = "[array]\nrows = 4\ncols = 4\ndataflow = \"output-stationary\"\n\
                 [datapath]\nzero_point = \"fold\"\naccumulator = { bits = 32, overflow = \"wrap\" }\n";
     let array = report(text).array;
-    // Per PE: the fold sum and the accumulator, 32 bits each. Operand
-    // paths: 12 PEs pass 8 + 1 activation bits right and 12 pass 8 weight
-    // bits down, the skews hold 1 + 2 stages of each in flip-flops, and the
-    // fold flags take 3 flip-flops per delay of 1 to 6 cycles.
+    // Per PE: the fold sum and the accumulator, 32 bits each. 12 PEs pass
+    // 8 + 1 activation bits right and 12 pass 8 weight bits down. The skews
+    // hold 1 + 2 stages of each in flip-flops. The fold flags take 3
+    // flip-flops per delay of 1 to 6 cycles.
     let operand_paths = 12 * 9 + 12 * 8 + 3 * 9 + 3 * 8 + 3 * 6;
     assert_eq!(array.logic.ffs, 16 * 2 * 32 + operand_paths);
 }
