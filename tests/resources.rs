@@ -455,6 +455,45 @@ fn vector_unit_adds_lanes() {
 }
 
 #[test]
+fn output_stationary_buffers_have_no_adders() {
+    let text = |dataflow: &str| {
+        format!(
+            "[array]\nrows = 4\ncols = 8\ndataflow = \"{dataflow}\"\n\
+             [datapath]\naccumulator = {{ bits = 24, overflow = \"wrap\" }}\n"
+        )
+    };
+    let buffers_luts = |report: &ResourceReport| {
+        report
+            .components
+            .iter()
+            .find(|row| row.component == "buffers")
+            .map(|row| row.lut)
+            .unwrap()
+    };
+    let weight_stationary = report(&text("weight-stationary"));
+    let output_stationary = report(&text("output-stationary"));
+    // One 24-bit read-modify-write adder per column, where the
+    // weight-stationary array's fold sums meet the stored accumulators.
+    assert_eq!(
+        buffers_luts(&weight_stationary) - buffers_luts(&output_stationary),
+        8 * 24
+    );
+}
+
+#[test]
+fn output_stationary_pe_keeps_two_sums() {
+    let text = "[array]\nrows = 4\ncols = 4\ndataflow = \"output-stationary\"\n\
+                [datapath]\nzero_point = \"fold\"\naccumulator = { bits = 32, overflow = \"wrap\" }\n";
+    let array = report(text).array;
+    // Per PE: the fold sum and the accumulator, 32 bits each. 12 PEs pass
+    // 8 + 1 activation bits right and 12 pass 8 weight bits down. The skews
+    // hold 1 + 2 stages of each in flip-flops. The fold flags take 3
+    // flip-flops per delay of 1 to 6 cycles.
+    let operand_paths = 12 * 9 + 12 * 8 + 3 * 9 + 3 * 8 + 3 * 6;
+    assert_eq!(array.logic.ffs, 16 * 2 * 32 + operand_paths);
+}
+
+#[test]
 fn dram_port_width_changes_control_logic() {
     let narrow = report("[dram]\nbytes_per_cycle = 8\n");
     let wide = report("[dram]\nbytes_per_cycle = 16\n");

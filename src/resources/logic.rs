@@ -3,8 +3,9 @@
 //!
 //! Limitation: a first-order estimate from register and adder bit counts:
 //! one LUT per adder or multiplexer bit, one flip-flop per register bit,
-//! and constants for the control. The array's parts follow the reference
-//! RTL and agree with Yosys within 25 % (`tests/rtl_yosys.rs`). Routing,
+//! and constants for the control. The arrays' and the vector lanes' parts
+//! follow the reference RTL and agree with Yosys within 25 %
+//! (`tests/rtl_yosys.rs`). Routing,
 //! retiming, replication for fanout and what synthesis trims are not
 //! modelled, and the PPU formulas and the control constants have not been
 //! calibrated against synthesis.
@@ -30,6 +31,9 @@ pub const DRAM_PORT_LUTS: u64 = 400;
 /// Flip-flops of the DRAM port besides its data path (see
 /// [`DRAM_PORT_LUTS`]).
 pub const DRAM_PORT_FFS: u64 = 500;
+/// Fold flags that travel with an output-stationary array's activations:
+/// first term of a fold, last term of a fold, first fold.
+const FOLD_FLAGS: u64 = 3;
 /// Width of the LFSR behind stochastic rounding.
 const LFSR_BITS: u64 = 32;
 /// Bits of a per-channel shift amount in the PPU (shifts up to 63).
@@ -77,19 +81,38 @@ pub enum DspInference {
     MultiplierOnly,
 }
 
+/// Kind of multiply-accumulate cell, which decides how it sums its
+/// products.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum CellKind {
+    /// A PE of a weight-stationary array (`fx_pe.v`): it adds its product
+    /// to the partial sum from the PE above and passes the sum down.
+    WeightStationaryPe,
+    /// A PE of an output-stationary array (`fx_os_pe.v`): it keeps a fold
+    /// sum and an accumulator, zeroes an invalid activation, and shifts its
+    /// accumulator down while the array drains.
+    OutputStationaryPe,
+    /// A lane of the depthwise vector unit (`fx_vector_lane.v`): a fold sum
+    /// and an accumulator whose result leaves combinationally, operands
+    /// straight from the buffers' read ports.
+    VectorLane,
+}
+
 /// Counts of a unit's multiply-accumulate cells: all of them, those with a
 /// partial-sum adder and those with a partial-sum register.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub struct MacShape {
+    pub kind: CellKind,
     /// Processing elements (array) or lanes (vector unit).
     pub cells: u64,
-    /// Cells that add their product to a partial sum: all but the first row
-    /// of a weight-stationary array, whose sum starts at 0, and every cell
-    /// that accumulates its own sum.
+    /// Adders of `W` bits: all but the first row of a weight-stationary
+    /// array, whose sum starts at 0, and two per cell that accumulates its
+    /// own sum (fold sum and accumulator).
     pub adders: u64,
-    /// Partial-sum registers: all but the bottom row of a weight-stationary
-    /// array, whose sum leaves the array combinationally, and one per cell
-    /// that accumulates its own sum.
+    /// Sum registers of `W` bits: all but the bottom row of a
+    /// weight-stationary array, whose sum leaves the array
+    /// combinationally, and two per cell that accumulates its own sum.
     pub sum_registers: u64,
 }
 
@@ -100,20 +123,32 @@ impl MacShape {
         let cells = u64::from(rows) * u64::from(cols);
         let below_first_row = u64::from(rows.saturating_sub(1)) * u64::from(cols);
         MacShape {
+            kind: CellKind::WeightStationaryPe,
             cells,
             adders: below_first_row,
             sum_registers: below_first_row,
         }
     }
 
-    /// Returns the shape of `lanes` cells that each accumulate their own
-    /// sum: the lanes of the vector unit, or the PEs of an output-stationary
-    /// array.
-    pub fn lanes(lanes: u64) -> MacShape {
+    /// Returns the shape of a `rows x cols` output-stationary array.
+    pub fn output_stationary(rows: u32, cols: u32) -> MacShape {
+        MacShape::accumulating(
+            CellKind::OutputStationaryPe,
+            u64::from(rows) * u64::from(cols),
+        )
+    }
+
+    /// Returns the shape of `lanes` lanes of the vector unit.
+    pub fn vector_lanes(lanes: u64) -> MacShape {
+        MacShape::accumulating(CellKind::VectorLane, lanes)
+    }
+
+    fn accumulating(kind: CellKind, cells: u64) -> MacShape {
         MacShape {
-            cells: lanes,
-            adders: lanes,
-            sum_registers: lanes,
+            kind,
+            cells,
+            adders: 2 * cells,
+            sum_registers: 2 * cells,
         }
     }
 }
@@ -148,6 +183,7 @@ impl MacShape {
 ///
 /// Yosys 0.23 finds these parts in the reference array (`fx_array.v`), and
 /// `tests/rtl_yosys.rs` checks the sum against its LUT and flip-flop counts.
+/// Cells that accumulate their own sum follow [`accumulating_cells`].
 ///
 /// [`lut_multiplier_luts`]: super::multiplier::lut_multiplier_luts
 pub fn mac_cells(
@@ -156,6 +192,9 @@ pub fn mac_cells(
     shape: MacShape,
     inference: DspInference,
 ) -> Logic {
+    if shape.kind != CellKind::WeightStationaryPe {
+        return accumulating_cells(widths, multiplier, shape);
+    }
     let activation = u64::from(widths.activation.bits);
     let weight = u64::from(widths.weight.bits);
     let accumulator = u64::from(widths.accumulator_bits);
@@ -199,15 +238,84 @@ pub fn mac_cells(
     }
 }
 
+/// Returns the logic of cells that keep a fold sum and an accumulator:
+/// output-stationary PEs and vector-unit lanes.
+///
+/// Per cell, with `A` activation operand bits and `W` accumulator bits:
+///
+/// | part | LUTs | flip-flops |
+/// |---|---|---|
+/// | zeroing an invalid activation (PE, DSP multipliers) | `A` | |
+/// | fold sum: restart multiplexer, or adder with it | `W`; `m * W` with a LUT multiplier | `W` |
+/// | accumulator adder, bias multiplexer included | `W` | `W` |
+/// | drain multiplexer (PE) | `W` | |
+/// | fold-sum clamp, when some layer saturates | `W + 2 * ceil(W / 4)` | |
+/// | accumulator clamp | `W + 2 * ceil(W / 4)` (lane), `2 * ceil(W / 4)` (PE) | |
+///
+/// With its own DSP slice and `W <= 48`, the product and the fold sum are
+/// added in the slice (post-adder, the restarted fold sum entering
+/// through C), leaving the restart multiplexer (an AND with the fold flag)
+/// in fabric. In fabric the adder takes that multiplexer into its LUTs, so
+/// the count is `W` either way, and the DSP inference does not matter.
+/// Neither sum register is the DSP's P register: the accumulator adder
+/// needs the new fold sum in the same cycle. The accumulator adder takes
+/// its choice between bias and accumulator into its LUTs, as the
+/// accumulator buffer's does. The PE's drain multiplexer also takes the
+/// accumulator clamp's bounds (a 4:1 choice per bit, one LUT6), so that
+/// clamp adds only its comparisons. The fabric part of packed pairs
+/// ([`MultiplierPlan::luts`]) is added to the fold sums. A LUT
+/// multiplier's `m` partial products are summed into the fold sum, as in
+/// [`mac_cells`]. The operand registers of a PE are part of
+/// [`array_operand_paths`]. A lane has none.
+///
+/// `tests/rtl_yosys.rs` checks these counts against Yosys 0.23 of
+/// `fx_os_array.v` and `fx_vector_lane.v`.
+fn accumulating_cells(widths: &UnitWidths, multiplier: &MultiplierPlan, shape: MacShape) -> Logic {
+    let activation = u64::from(widths.activation.bits);
+    let accumulator = u64::from(widths.accumulator_bits);
+    let cells = shape.cells;
+    let in_luts = multiplier.kind == MultiplierKind::Lut;
+    let is_pe = shape.kind == CellKind::OutputStationaryPe;
+
+    let operand_zeroing = if is_pe && !in_luts {
+        cells * activation
+    } else {
+        0
+    };
+    let fold_sums = if in_luts {
+        let partial_products = u64::from(widths.activation.bits.min(widths.weight.bits));
+        cells * partial_products * accumulator
+    } else {
+        multiplier.luts + cells * accumulator
+    };
+    let accumulator_adders = cells * accumulator;
+    let drain_multiplexers = if is_pe { cells * accumulator } else { 0 };
+    let clamps = match (widths.saturates, is_pe) {
+        (false, _) => 0,
+        (true, true) => cells * (clamp_luts(accumulator) + clamp_luts(accumulator) - accumulator),
+        (true, false) => cells * 2 * clamp_luts(accumulator),
+    };
+
+    Logic {
+        luts: operand_zeroing + fold_sums + accumulator_adders + drain_multiplexers + clamps,
+        ffs: shape.sum_registers * accumulator,
+    }
+}
+
 /// Returns the operand paths of a `rows x cols` array: the skew at the
-/// array's edge that delays lane `i` by `i` cycles, and the register in each
-/// PE that passes the activation to the right.
+/// array's edge that delays lane `i` by `i` cycles, and the registers in
+/// each PE that pass the operands on.
 ///
 /// An activation stage stores the operand and its valid flag (`A + 1`
 /// bits). The last column passes nothing on, so `rows * (cols - 1)` PEs
-/// register it. Output-stationary arrays also skew the weights entering the
-/// top edge (`B` bits per stage); their PEs' weight registers are part of
-/// [`mac_cells`].
+/// register it. An output-stationary array also:
+/// - skews the weights entering the top edge (`B` bits per stage) and
+///   passes each weight down, in `(rows - 1) * cols` PEs (the bottom row
+///   passes nothing on);
+/// - sends three fold flags with the activation. They are the same for
+///   every row, so the registers that delay them by equal amounts are
+///   equal and synthesis merges them: 3 flip-flops for each delay from 1
+///   to `rows + cols - 2` cycles.
 pub fn array_operand_paths(widths: &UnitWidths, rows: u32, cols: u32, dataflow: Dataflow) -> Logic {
     let activation_stage = u64::from(widths.activation.bits) + 1;
     let passing_pes = u64::from(rows) * u64::from(cols.saturating_sub(1));
@@ -215,11 +323,20 @@ pub fn array_operand_paths(widths: &UnitWidths, rows: u32, cols: u32, dataflow: 
         luts: 0,
         ffs: passing_pes * activation_stage,
     };
-    let weight_skew = match dataflow {
+    let weight_paths = match dataflow {
         Dataflow::WeightStationary => Logic::default(),
-        Dataflow::OutputStationary => skew(u64::from(widths.weight.bits), cols),
+        Dataflow::OutputStationary => {
+            let weight = u64::from(widths.weight.bits);
+            let passing_down = u64::from(rows.saturating_sub(1)) * u64::from(cols);
+            let delays = (u64::from(rows) + u64::from(cols)).saturating_sub(2);
+            skew(weight, cols)
+                + Logic {
+                    luts: 0,
+                    ffs: passing_down * weight + FOLD_FLAGS * delays,
+                }
+        }
     };
-    pass_registers + skew(activation_stage, rows) + weight_skew
+    pass_registers + skew(activation_stage, rows) + weight_paths
 }
 
 /// Returns the skew of `lanes` inputs of `stage_bits` bits each, lane `i`
@@ -240,16 +357,6 @@ fn skew(stage_bits: u64, lanes: u32) -> Logic {
         }
     }
     logic
-}
-
-/// Returns the operand registers of `lanes` vector-unit lanes: each lane
-/// registers its activation operand and a valid flag. The weight register
-/// is part of [`mac_cells`].
-pub fn vector_activation_registers(widths: &UnitWidths, lanes: u64) -> Logic {
-    Logic {
-        luts: 0,
-        ffs: lanes * (u64::from(widths.activation.bits) + 1),
-    }
 }
 
 /// Returns the logic of the zero-point subtractors at the array edge: one
@@ -332,7 +439,8 @@ fn barrel_shifter_levels(bits: u64) -> u64 {
     stages.div_ceil(2)
 }
 
-/// Returns the read-modify-write adders of the accumulator buffer.
+/// Returns the read-modify-write adders of a weight-stationary array's
+/// accumulator buffer (an output-stationary array accumulates in its PEs).
 ///
 /// Per array column, one adder of `W` bits adds the column's fold sum to
 /// the stored accumulator, or to the bias in the first fold (the
@@ -516,11 +624,80 @@ mod tests {
                 16,
                 8 * 17,
             ),
-            MacShape::lanes(16),
+            MacShape::output_stationary(4, 4),
             DspInference::MultiplyAccumulate,
         );
-        assert_eq!(logic.luts, 16 * 9 + 8 * 17 + 16 * 32);
-        assert_eq!(logic.ffs, 16 * 32);
+        // Zeroing, the pairs' correction, the fold sums, the accumulator
+        // adders with their bias multiplexers, the drain multiplexers.
+        assert_eq!(logic.luts, 16 * 9 + 8 * 17 + 3 * 16 * 32);
+        assert_eq!(logic.ffs, 16 * 2 * 32);
+    }
+
+    #[test]
+    fn output_stationary_pe_keeps_both_sums_in_fabric() {
+        let shape = MacShape::output_stationary(4, 4);
+        assert_eq!(
+            (shape.cells, shape.adders, shape.sum_registers),
+            (16, 32, 32)
+        );
+        for inference in [
+            DspInference::MultiplyAccumulate,
+            DspInference::MultiplierOnly,
+        ] {
+            let wrap = mac_cells(
+                &widths(9, 8, 32, false),
+                &plan(ONE_DSP, 16, 0),
+                shape,
+                inference,
+            );
+            assert_eq!(wrap.luts, 16 * (9 + 3 * 32), "{inference:?}");
+            assert_eq!(wrap.ffs, 16 * 2 * 32, "{inference:?}: no P register");
+        }
+
+        let saturate = mac_cells(
+            &widths(9, 8, 20, true),
+            &plan(ONE_DSP, 16, 0),
+            shape,
+            DspInference::MultiplyAccumulate,
+        );
+        // Fold clamp 20 + 2 * 5; the accumulator clamp's multiplexer is
+        // the drain multiplexer, so it adds its comparisons alone.
+        assert_eq!(saturate.luts, 16 * (9 + 3 * 20 + 30 + 10));
+    }
+
+    #[test]
+    fn vector_lane_has_no_zeroing_or_drain() {
+        let shape = MacShape::vector_lanes(8);
+        let wrap = mac_cells(
+            &widths(9, 8, 32, false),
+            &plan(ONE_DSP, 8, 0),
+            shape,
+            DspInference::MultiplyAccumulate,
+        );
+        assert_eq!(
+            wrap,
+            Logic {
+                luts: 8 * 2 * 32,
+                ffs: 8 * 2 * 32
+            }
+        );
+        let saturate = mac_cells(
+            &widths(9, 8, 20, true),
+            &plan(ONE_DSP, 8, 0),
+            shape,
+            DspInference::MultiplyAccumulate,
+        );
+        assert_eq!(saturate.luts, 8 * (2 * 20 + 2 * 30));
+
+        let lut_multipliers = mac_cells(
+            &widths(4, 4, 16, false),
+            &plan(MultiplierKind::Lut, 8, 8 * 24),
+            shape,
+            DspInference::MultiplyAccumulate,
+        );
+        // 4 partial products summed into the 16-bit fold sum, then the
+        // accumulator adder.
+        assert_eq!(lut_multipliers.luts, 8 * (4 * 16 + 16));
     }
 
     #[test]
@@ -549,8 +726,9 @@ mod tests {
             array_operand_paths(&widths(9, 8, 32, false), 4, 4, Dataflow::OutputStationary);
         assert_eq!(
             output_stationary.ffs - path.ffs,
-            3 * 8,
-            "weight skew, columns 1 and 2"
+            3 * 8 + 3 * 4 * 8 + 3 * 6,
+            "weight skew (columns 1 and 2), weights passed down (rows 0 to 2), \
+             fold flags delayed by 1 to 6 cycles"
         );
         assert_eq!(
             output_stationary.luts - path.luts,

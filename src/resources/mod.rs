@@ -15,9 +15,9 @@
 //!
 //! Limitation: every figure is an estimate from a first-order model of the
 //! hardware template, not a synthesis result. `tests/rtl_yosys.rs` checks
-//! the array's DSPs, LUTs and flip-flops and the buffers' block RAM against
-//! Yosys 0.23 `synth_xilinx` of the reference RTL (LUTs and flip-flops
-//! within 25 %). The PPU, the control and Vivado are not checked, so treat
+//! the DSPs, LUTs and flip-flops of both arrays and of the vector unit's
+//! lanes, and the buffers' block RAM, against Yosys 0.23 `synth_xilinx` of
+//! the reference RTL (LUTs and flip-flops within 25 %). The PPU, the control and Vivado are not checked, so treat
 //! a design near a resource limit as uncertain.
 //!
 //! ```
@@ -238,7 +238,7 @@ fn estimate_array(hw: &HwConfig, widths: UnitWidths, options: MultiplierOptions)
     let (rows, cols) = (hw.array.rows, hw.array.cols);
     let shape = match hw.array.dataflow {
         Dataflow::WeightStationary => MacShape::weight_stationary(rows, cols),
-        Dataflow::OutputStationary => MacShape::lanes(cells),
+        Dataflow::OutputStationary => MacShape::output_stationary(rows, cols),
     };
     let logic = logic::mac_cells(&widths, &plan, shape, DspInference::MultiplyAccumulate)
         + logic::array_operand_paths(&widths, rows, cols, hw.array.dataflow)
@@ -253,7 +253,9 @@ fn estimate_array(hw: &HwConfig, widths: UnitWidths, options: MultiplierOptions)
 
 /// Estimates the vector unit: one lane per array column, as the timing
 /// model assumes. Each lane has its own activation and weight, so no two
-/// lanes share an operand and none pack.
+/// lanes share an operand and none pack. The operands come straight from
+/// the buffers' read ports, as in `fx_vector_core.v`, so the lanes have no
+/// operand registers.
 // NOTE: the hardware description has no key for the lane count yet.
 fn estimate_vector_unit(
     hw: &HwConfig,
@@ -262,9 +264,8 @@ fn estimate_vector_unit(
 ) -> UnitEstimate {
     let lanes = u64::from(hw.array.cols);
     let plan = multiplier::plan(widths.activation, widths.weight, lanes, &[], options);
-    let shape = MacShape::lanes(lanes);
+    let shape = MacShape::vector_lanes(lanes);
     let logic = logic::mac_cells(&widths, &plan, shape, DspInference::MultiplyAccumulate)
-        + logic::vector_activation_registers(&widths, lanes)
         + logic::zero_point_subtractors(&widths, lanes);
     UnitEstimate {
         cells: lanes,
@@ -332,8 +333,16 @@ fn components(
     rows.push(logic_only("ppu", ppu_dsps, ppu.logic));
 
     let word_bits: Vec<u32> = buffers.iter().map(|buffer| buffer.word_bits).collect();
-    let buffer_logic = logic::bank_multiplexers(&word_bits, hw.buffers.double_buffered)
-        + logic::accumulator_adders(&array.widths, u64::from(hw.array.cols));
+    // An output-stationary PE adds each fold sum to its own accumulator, so
+    // the accumulator buffer only stores finished sums (`fx_os_core.v`).
+    let read_modify_write = match hw.array.dataflow {
+        Dataflow::WeightStationary => {
+            logic::accumulator_adders(&array.widths, u64::from(hw.array.cols))
+        }
+        Dataflow::OutputStationary => Logic::default(),
+    };
+    let buffer_logic =
+        logic::bank_multiplexers(&word_bits, hw.buffers.double_buffered) + read_modify_write;
     rows.push(ComponentUsage {
         component: "buffers",
         dsp: 0,
