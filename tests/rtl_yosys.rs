@@ -497,6 +497,7 @@ fn synthesize(dir: &Path, config: &Config, top: &str) -> Counts {
             "fx_overflow.v",
             "fx_pe.v",
             "fx_array.v",
+            "fx_fold_accumulator.v",
             "fx_os_pe.v",
             "fx_os_array.v",
             "fx_vector_lane.v",
