@@ -599,3 +599,71 @@ fn run_script_writes_beside_export() {
     assert!(dumps.join("layer006_output.mem").is_file());
     std::fs::remove_dir_all(&root).ok();
 }
+
+/// A layer whose testbench stops makes `rtl/run.sh` fail and delete that
+/// layer's dumps, so that `fxsim verify` cannot pass on the dumps of an
+/// earlier run; started outside the export directory it stops at once.
+#[test]
+fn run_script_fails_when_a_layer_fails() {
+    if skip_without_verilator() {
+        return;
+    }
+    let repo = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let digits = repo.join("examples").join("digits");
+    let graph = fxsim::import::tflite::read_file(digits.join("model.tflite")).unwrap();
+    let input = fxsim::io::read_npy(&digits.join("input.npy")).unwrap();
+    let hw = HwConfig::load(repo.join("examples").join("hw").join("zynq7020.toml")).unwrap();
+    let root = temporary("rtl-run-script-fails");
+    let dir = root.join("vectors");
+    let options = ExportOptions {
+        accumulators: true,
+        rtl: true,
+    };
+    let progress = fxsim::analysis::accum::NoProgress;
+    export(
+        &dir,
+        &graph,
+        &hw,
+        input,
+        ExportSources::default(),
+        options,
+        &progress,
+    )
+    .expect("the export succeeds");
+    let run_script = |cwd: &Path| {
+        std::process::Command::new("sh")
+            .arg(dir.join("rtl").join("run.sh"))
+            .current_dir(cwd)
+            .output()
+            .expect("sh runs")
+    };
+    let first = run_script(&dir);
+    assert!(
+        first.status.success(),
+        "{}",
+        String::from_utf8_lossy(&first.stderr)
+    );
+    let dumps = root.join("vectors.rtl_out");
+    assert!(dumps.join("layer003_output.mem").is_file());
+
+    // Without +k= the testbench stops with $fatal.
+    let plusargs = dir.join("rtl").join("layer003.plusargs");
+    let kept: String = read_lines(&plusargs)
+        .into_iter()
+        .filter(|line| !line.starts_with("+k="))
+        .map(|line| format!("{line}\n"))
+        .collect();
+    std::fs::write(&plusargs, kept).unwrap();
+    let second = run_script(&dir);
+    let stderr = String::from_utf8_lossy(&second.stderr);
+    assert_eq!(second.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("missing plusarg +k="), "{stderr}");
+    assert!(stderr.contains("layer 3: the testbench failed"), "{stderr}");
+    assert!(!dumps.join("layer003_output.mem").exists());
+    assert!(!dumps.join("layer003_acc.mem").exists());
+
+    let outside = run_script(&root);
+    assert_eq!(outside.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&outside.stderr).contains("run it from the export directory"));
+    std::fs::remove_dir_all(&root).ok();
+}

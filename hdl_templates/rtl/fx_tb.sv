@@ -308,6 +308,15 @@ module fx_tb;
         if (found == 0 && required != 0) $fatal(1, "fx_tb: missing plusarg +%0s=", name);
     endtask
 
+    // $readmemh of a missing file only warns, so an input image is opened
+    // first and a missing one stops the run.
+    task automatic require_readable(input [8*16-1:0] name);
+        integer file;
+        file = $fopen(path, "r");
+        if (file == 0) $fatal(1, "fx_tb: cannot open +%0s=%0s", name, path);
+        $fclose(file);
+    endtask
+
     integer i, found;
     reg [63:0] waited, words, act_words, addresses;
     initial begin
@@ -351,15 +360,24 @@ module fx_tb;
                    m, k, n, groups, words, DEPTH, PIXEL_BITS, ADDRESS_BITS);
 
         read_image("weights", 1, found);
+        require_readable("weights");
         $readmemh(path, weights);
         read_image("activations", 1, found);
+        require_readable("activations");
         $readmemh(path, activations);
         read_image("requant", 1, found);
+        require_readable("requant");
         $readmemh(path, requant);
         read_image("bias", 0, found);
-        if (found != 0) $readmemh(path, bias);
+        if (found != 0) begin
+            require_readable("bias");
+            $readmemh(path, bias);
+        end
         read_image("bias_post", 0, found);
-        if (found != 0) $readmemh(path, bias_post);
+        if (found != 0) begin
+            require_readable("bias_post");
+            $readmemh(path, bias_post);
+        end
 
         // Inputs change on the falling edge, away from the sampling edge.
         group = 0;

@@ -363,11 +363,23 @@ fn run_script(runs: &[RtlRun]) -> String {
          # Usage, from the export directory: sh rtl/run.sh [OUT]\n\
          # Builds fx_tb with Verilator into OUT/build, one build per parameter\n\
          # set and RTL source text, and runs every covered layer. The dumps go\n\
-         # to OUT, which `fxsim verify . OUT` compares.\n\
+         # to OUT, which `fxsim verify . OUT` compares, and each layer's\n\
+         # testbench output to OUT/build/layerNNN.log. It stops with status 1\n\
+         # at the first layer whose build or run fails, after deleting that\n\
+         # layer's dumps, so that no earlier dump can pass for it.\n\
          # OUT defaults to NAME.rtl_out beside this export directory NAME and\n\
-         # must not contain a | character.\n\
+         # must not contain a space or a | character.\n\
          set -e\n\
+         if [ ! -f manifest.json ] || [ ! -d rtl ]; then\n\
+         \x20   echo \"run.sh: run it from the export directory: cd DIR && sh rtl/run.sh [OUT]\" >&2\n\
+         \x20   exit 2\n\
+         fi\n\
          out=${1:-../$(basename \"$PWD\").rtl_out}\n\
+         case \"$out\" in\n\
+         *\\ * | *\\|*)\n\
+         \x20   echo \"run.sh: OUT must not contain a space or a |: $out\" >&2\n\
+         \x20   exit 2 ;;\n\
+         esac\n\
          mkdir -p \"$out/build\"\n",
     );
     for run in runs {
@@ -377,8 +389,18 @@ fn run_script(runs: &[RtlRun]) -> String {
              build=\"$out/build/$( (echo \"$params\"; cat rtl/*.v rtl/fx_tb.sv) | cksum | cut -d' ' -f1)\"\n\
              [ -x \"$build/Vfx_tb\" ] || verilator --binary -Wno-fatal -Wno-lint -Wno-style \
              --top-module fx_tb -Mdir \"$build\" $params rtl/*.v rtl/fx_tb.sv > \"$build.log\" 2>&1 \
-             || {{ cat \"$build.log\"; exit 1; }}\n\
-             echo \"layer {index}: $(\"$build/Vfx_tb\" $(sed \"s|=rtl_out/|=$out/|\" rtl/layer{index:03}.plusargs) | grep fxsim-rtl)\"\n",
+             || {{ cat \"$build.log\"; echo \"layer {index}: the Verilator build failed\" >&2; exit 1; }}\n\
+             rm -f \"$out/layer{index:03}_output.mem\" \"$out/layer{index:03}_acc.mem\"\n\
+             log=\"$out/build/layer{index:03}.log\"\n\
+             if ! \"$build/Vfx_tb\" $(sed \"s|=rtl_out/|=$out/|\" rtl/layer{index:03}.plusargs) > \"$log\" 2>&1 \
+             || ! grep -q '^fxsim-rtl:' \"$log\"; then\n\
+             \x20   cat \"$log\" >&2\n\
+             \x20   rm -f \"$out/layer{index:03}_output.mem\" \"$out/layer{index:03}_acc.mem\"\n\
+             \x20   echo \"layer {index}: the testbench failed; its output is above\" >&2\n\
+             \x20   exit 1\n\
+             fi\n\
+             grep -v -e '^fxsim-rtl:' -e ': Verilog \\$finish$' \"$log\" >&2 || true\n\
+             echo \"layer {index}: $(grep '^fxsim-rtl:' \"$log\")\"\n",
             index = run.index
         );
     }
