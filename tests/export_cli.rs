@@ -260,38 +260,43 @@ fn verify_unreadable_dump_exits_2() {
     );
 }
 
+/// Exports `model` on `input` with the example hardware into `out`.
+fn export_model(out: &Path, model: &str, input: &Path) -> Output {
+    fxsim(&[
+        "export",
+        model,
+        "--hw",
+        &repo(EXAMPLE[2]),
+        "--input",
+        input.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ])
+}
+
 #[test]
 fn failed_export_leaves_nothing() {
     let work = scratch("failed_export_leaves_nothing");
-    // An 8-bit accumulator cannot hold the example's post-PPU biases, so
-    // the export fails at layer 0's bias_post image, after earlier files
-    // were written.
-    let base = std::fs::read_to_string(repo(EXAMPLE[2])).unwrap();
-    let hw = base
-        .replace(
-            "accumulator = { bits = 32, overflow = \"wrap\" }",
-            "accumulator = { bits = 8, overflow = \"wrap\" }",
-        )
-        .replace("bias = \"init\"", "bias = \"post\"");
-    assert_ne!(hw, base);
-    let hw_path = work.join("narrow.toml");
-    std::fs::write(&hw_path, hw).unwrap();
+    // The model's last operator dequantizes to float32, which no memory
+    // image holds, so the export fails there, after the input and four
+    // int8 and int16 outputs were written.
+    let model = repo("tests/data/op_models/requantize_chain.tflite");
+    let input = work.join("input.npy");
+    let values = (0..60).map(|value| (value * 7 % 256 - 128) as i8).collect();
+    let array = common::NpyArray::new(vec![1, 4, 5, 3], common::NpyData::I8(values)).unwrap();
+    common::write_npy(&input, &array).unwrap();
 
     let fresh = work.join("fresh");
-    let output = export(&fresh, hw_path.to_str().unwrap());
+    let output = export_model(&fresh, &model, &input);
     assert_eq!(output.status.code(), Some(2));
-    assert!(
-        stderr(&output).contains("layer000_bias_post.mem: word 0 element"),
-        "{}",
-        stderr(&output)
-    );
+    assert!(stderr(&output).contains("float32"), "{}", stderr(&output));
     assert!(!fresh.exists());
 
     // An earlier export at the target stays as it was.
     let earlier = work.join("earlier");
     assert!(export(&earlier, &repo(EXAMPLE[2])).status.success());
     let manifest = std::fs::read(earlier.join("manifest.json")).unwrap();
-    let output = export(&earlier, hw_path.to_str().unwrap());
+    let output = export_model(&earlier, &model, &input);
     assert_eq!(output.status.code(), Some(2));
     assert_eq!(
         std::fs::read(earlier.join("manifest.json")).unwrap(),
@@ -303,6 +308,40 @@ fn failed_export_leaves_nothing() {
         .filter(|name| name.starts_with('.'))
         .collect();
     assert!(leftovers.is_empty(), "staging left behind: {leftovers:?}");
+}
+
+/// A post bias that does not fit a narrow register is loaded into it with
+/// the register's overflow, as the executor loads it, so such a datapath
+/// exports (it used to be rejected).
+#[test]
+fn post_bias_loads_into_narrow_register() {
+    let work = scratch("post_bias_loads_into_narrow_register");
+    let base = std::fs::read_to_string(repo(EXAMPLE[2])).unwrap();
+    let hw = base
+        .replace(
+            "accumulator = { bits = 32, overflow = \"wrap\" }",
+            "accumulator = { bits = 12, overflow = \"saturate\" }",
+        )
+        .replace("bias = \"init\"", "bias = \"post\"");
+    assert_ne!(hw, base);
+    let hw_path = work.join("narrow.toml");
+    std::fs::write(&hw_path, hw).unwrap();
+    let out = work.join("export");
+    let output = export(&out, hw_path.to_str().unwrap());
+    assert!(output.status.success(), "{}", stderr(&output));
+    // Layer 0's post biases reach 9016, so the 12-bit register saturates
+    // some of them at 2047 or -2048.
+    let image = std::fs::read_to_string(out.join("layer000_bias_post.mem")).unwrap();
+    let words: Vec<&str> = image
+        .lines()
+        .filter(|line| !line.starts_with("//"))
+        .collect();
+    let saturated = words
+        .iter()
+        .flat_map(|word| (0..word.len() / 3).map(move |index| &word[index * 3..index * 3 + 3]))
+        .filter(|element| *element == "7ff" || *element == "800")
+        .count();
+    assert!(saturated > 0, "{image}");
 }
 
 #[test]

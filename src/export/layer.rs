@@ -299,14 +299,11 @@ impl<'a> MacLayer<'a> {
     ) -> Result<Vec<FileEntry>, ExportError> {
         let mut entries = vec![self.write_weights(open)?, self.write_activations(open)?];
         let post = self.arithmetic.datapath.bias == crate::exec::BiasMode::Post;
-        entries.push(self.write_channels(open, "bias", Role::Bias, &self.register_starts())?);
+        let starts = self.in_register(&self.image.starts);
+        entries.push(self.write_channels(open, "bias", Role::Bias, &starts)?);
         if post {
-            entries.push(self.write_channels(
-                open,
-                "bias_post",
-                Role::BiasPost,
-                &self.image.post_biases,
-            )?);
+            let post_biases = self.in_register(&self.image.post_biases);
+            entries.push(self.write_channels(open, "bias_post", Role::BiasPost, &post_biases)?);
         }
         entries.push(self.write_requant(open)?);
         if let Some(accumulators) = self.accumulators {
@@ -434,13 +431,13 @@ impl<'a> MacLayer<'a> {
         writer.finish()
     }
 
-    /// Returns the accumulator initial values as the register contains them
-    /// after the load, wrapped or saturated to its width.
-    fn register_starts(&self) -> Vec<i64> {
+    /// Returns `values` (the accumulator initial values, or the post biases)
+    /// as the register contains them after the load, wrapped or saturated to
+    /// its width, as the executor loads them.
+    fn in_register(&self, values: &[i64]) -> Vec<i64> {
         let bits = self.widths.accumulator_bits;
         let overflow = self.arithmetic.overflow;
-        self.image
-            .starts
+        values
             .iter()
             .map(|&start| match overflow {
                 Overflow::Wrap => crate::numeric::wrap(start, bits, Signedness::Signed),
