@@ -2,8 +2,9 @@
 //! datapath variant. The variants cover wrap and saturate, 16- to 64-bit
 //! accumulators, bias in the accumulator or in the PPU, and `tflite`,
 //! `single`, `fixed` and `shift` requantisation with every rounding mode,
-//! on the weight-stationary and the output-stationary array. `tflite` runs
-//! TFLite's int32 overload and the int64 overload of 16x8 layers.
+//! on the weight-stationary and the output-stationary array and on the
+//! depthwise vector unit. `tflite` runs TFLite's int32 overload and the
+//! int64 overload of 16x8 layers.
 //!
 //! The accumulators come from a plain fold-ordered loop written here in
 //! i128 (the accumulation contract of docs/arithmetic.md). The `tflite`
