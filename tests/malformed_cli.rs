@@ -309,7 +309,7 @@ fn model_over_total_limit() {
 fn input_of_wrong_shape() {
     let case = Case::from_spec("wrong_shape", &conv_model());
     write_int8_npy(&case.input, &[1, 8, 8, 3]);
-    case.assert_rejected(INPUT_COMMANDS, &["[1, 8, 8, 3]", "[1, 8, 8, 2]"]);
+    case.assert_rejected(INPUT_COMMANDS, &["input.npy", "[1, 8, 8, 3]", "[1, 8, 8, 2]"]);
 }
 
 #[test]
@@ -321,7 +321,7 @@ fn input_of_wrong_type() {
     };
     let file = std::fs::File::create(&case.input).expect("input can be created");
     fxsim::io::write_npy(file, &value).expect("input can be written");
-    case.assert_rejected(INPUT_COMMANDS, &["float32", "int8"]);
+    case.assert_rejected(INPUT_COMMANDS, &["input.npy", "float32", "int8"]);
 }
 
 #[test]

@@ -6,7 +6,7 @@
 
 use super::progress::TerminalProgress;
 use anyhow::Context;
-use fxsim::export::{ExportOptions, ExportSources};
+use fxsim::export::{ExportError, ExportOptions, ExportSources};
 use fxsim::hw::HwConfig;
 use std::path::{Path, PathBuf};
 
@@ -55,9 +55,17 @@ pub fn run(args: &ExportArgs) -> anyhow::Result<String> {
     };
 
     let progress = TerminalProgress::new(&["export"], "operators");
-    let manifest =
-        fxsim::export::export(&args.out, &graph, &hw, input, sources, options, &progress)
-            .with_context(|| format!("{}: export failed", args.model.display()))?;
+    let manifest = fxsim::export::export(
+        &args.out, &graph, &hw, input, sources, options, &progress,
+    )
+    .map_err(|error| {
+        // An input that does not fit the model is the input file's fault.
+        let subject = match &error {
+            ExportError::Exec(exec) if exec.is_input_mismatch() => &args.input,
+            _ => &args.model,
+        };
+        anyhow::Error::new(error).context(format!("{}: export failed", subject.display()))
+    })?;
     progress.finish();
 
     // The manifest lists every file but itself and the files of rtl/.

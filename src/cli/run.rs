@@ -169,7 +169,15 @@ fn run_single(
 
     let reference = Executor::new(graph, &Datapath::reference())
         .and_then(|executor| executor.run(&inputs))
-        .with_context(failed)?;
+        .map_err(|error| {
+            // An input that does not fit the model is the input file's fault.
+            let subject = if error.is_input_mismatch() {
+                input
+            } else {
+                model
+            };
+            anyhow::Error::new(error).context(format!("{}: execution failed", subject.display()))
+        })?;
     let (execution, comparison) = match hw {
         None => (reference, None),
         Some(config) => {

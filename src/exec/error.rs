@@ -59,3 +59,16 @@ pub enum ExecError {
         tensor: usize,
     },
 }
+
+impl ExecError {
+    /// True when the given inputs do not fit the model's (count, type or
+    /// shape), so the fault is in the input file rather than the model.
+    pub fn is_input_mismatch(&self) -> bool {
+        matches!(
+            self,
+            ExecError::InputCount { .. }
+                | ExecError::InputShape { .. }
+                | ExecError::InputType { .. }
+        )
+    }
+}
