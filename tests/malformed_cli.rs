@@ -309,7 +309,10 @@ fn model_over_total_limit() {
 fn input_of_wrong_shape() {
     let case = Case::from_spec("wrong_shape", &conv_model());
     write_int8_npy(&case.input, &[1, 8, 8, 3]);
-    case.assert_rejected(INPUT_COMMANDS, &["input.npy", "[1, 8, 8, 3]", "[1, 8, 8, 2]"]);
+    case.assert_rejected(
+        INPUT_COMMANDS,
+        &["input.npy", "[1, 8, 8, 3]", "[1, 8, 8, 2]"],
+    );
 }
 
 #[test]
