@@ -66,7 +66,7 @@ module fx_tb;
     reg [COLS*ACC_BITS-1:0]     accumulators [0:DEPTH-1];
 
     reg [31:0] m, k, n, folds, tiles, row_tiles, act_group_words;
-    reg [31:0] lfsr_start, lfsr_jump, lfsr_back, lfsr_rows, max_cycles;
+    reg [31:0] lfsr_start, lfsr_jump, lfsr_back, lfsr_rows, lfsr_last_row, max_cycles;
     reg [31:0] groups, group, lfsr_group_jump, group_lfsr_start, os_lfsr_start;
     reg [63:0] total_compute, total_ppu;
     reg signed [31:0] zero_point, out_min, out_max;
@@ -384,7 +384,8 @@ module fx_tb;
         group_lfsr_start = lfsr_start;
         lfsr_back = power_mod(lfsr_jump, 32'hFFFF_FFFE);
         lfsr_rows = power_mod(lfsr_jump, ROWS);
-        os_lfsr_start = multiply_mod(group_lfsr_start, power_mod(lfsr_jump, ROWS - 1));
+        lfsr_last_row = power_mod(lfsr_jump, ROWS - 1);
+        os_lfsr_start = multiply_mod(group_lfsr_start, lfsr_last_row);
         total_compute = 0;
         total_ppu = 0;
         repeat (2) @(negedge clk);
@@ -404,7 +405,7 @@ module fx_tb;
             total_compute = total_compute + compute_cycles;
             total_ppu = total_ppu + ppu_cycles;
             group_lfsr_start = multiply_mod(group_lfsr_start, lfsr_group_jump);
-            os_lfsr_start = multiply_mod(group_lfsr_start, power_mod(lfsr_jump, ROWS - 1));
+            os_lfsr_start = multiply_mod(group_lfsr_start, lfsr_last_row);
         end
         group = groups - 1;
 

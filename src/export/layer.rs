@@ -7,7 +7,7 @@
 //! words run over K (padded to whole folds) with `cols` channels each. A
 //! depthwise layer on the vector unit (`array.depthwise = "vector"`) is
 //! written as one group of all its output channels, `cols` lanes a word,
-//! and its activation word holds each lane's own input channel.
+//! and its activation word contains each lane's own input channel.
 //!
 //! Every value comes from the executor's prepared layer ([`MacImage`]) and
 //! its run, and the im2col order from the timing model's lowering. The
@@ -363,52 +363,73 @@ impl<'a> MacLayer<'a> {
             per_word,
         );
         spec.signed = self.widths.activation_signed;
-        if g.unit == MacUnit::Vector {
-            return self.write_vector_activations(MemWriter::new(open(&spec.name)?, spec)?);
-        }
         let mut writer = MemWriter::new(open(&spec.name)?, spec)?;
-        let mut word = vec![0_i64; g.rows];
-        for group in 0..g.groups {
-            let group_rows = &self.activations[group * g.m * g.k..][..g.m * g.k];
-            match g.unit {
-                // The vector unit's image was written above.
-                MacUnit::Array(Dataflow::WeightStationary) | MacUnit::Vector => {
-                    for fold in 0..g.folds {
-                        for pixel in group_rows.chunks_exact(g.k.max(1)) {
-                            for (row, element) in word.iter_mut().enumerate() {
-                                *element = pixel.get(fold * g.rows + row).copied().unwrap_or(0);
-                            }
-                            writer.push(&word)?;
-                        }
-                    }
-                }
-                MacUnit::Array(Dataflow::OutputStationary) => {
-                    for row_tile in 0..g.row_tiles {
-                        for k in 0..g.k {
-                            for (row, element) in word.iter_mut().enumerate() {
-                                let pixel = row_tile * g.rows + row;
-                                *element = if pixel < g.m {
-                                    group_rows[pixel * g.k + k]
-                                } else {
-                                    0
-                                };
-                            }
-                            writer.push(&word)?;
-                        }
-                    }
-                }
+        match g.unit {
+            MacUnit::Array(Dataflow::WeightStationary) => {
+                self.push_weight_stationary_activations(&mut writer)?
             }
+            MacUnit::Array(Dataflow::OutputStationary) => {
+                self.push_output_stationary_activations(&mut writer)?
+            }
+            MacUnit::Vector => self.push_vector_activations(&mut writer)?,
         }
         writer.finish()
     }
 
-    /// Writes the vector unit's activations: lane `j` of tile `t` computes
+    /// Pushes one word of `rows` K terms of a pixel per fold and pixel.
+    fn push_weight_stationary_activations<W: Write>(
+        &self,
+        writer: &mut MemWriter<W>,
+    ) -> Result<(), ExportError> {
+        let g = self.geometry;
+        let mut word = vec![0_i64; g.rows];
+        for group in 0..g.groups {
+            let group_rows = &self.activations[group * g.m * g.k..][..g.m * g.k];
+            for fold in 0..g.folds {
+                for pixel in group_rows.chunks_exact(g.k.max(1)) {
+                    for (row, element) in word.iter_mut().enumerate() {
+                        *element = pixel.get(fold * g.rows + row).copied().unwrap_or(0);
+                    }
+                    writer.push(&word)?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Pushes one word of one K term of `rows` pixels per row tile and term.
+    fn push_output_stationary_activations<W: Write>(
+        &self,
+        writer: &mut MemWriter<W>,
+    ) -> Result<(), ExportError> {
+        let g = self.geometry;
+        let mut word = vec![0_i64; g.rows];
+        for group in 0..g.groups {
+            let group_rows = &self.activations[group * g.m * g.k..][..g.m * g.k];
+            for row_tile in 0..g.row_tiles {
+                for k in 0..g.k {
+                    for (row, element) in word.iter_mut().enumerate() {
+                        let pixel = row_tile * g.rows + row;
+                        *element = if pixel < g.m {
+                            group_rows[pixel * g.k + k]
+                        } else {
+                            0
+                        };
+                    }
+                    writer.push(&word)?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Pushes the vector unit's activations: lane `j` of tile `t` computes
     /// output channel `t*C + j`, whose operands are those of its channel
     /// group in the lowering (the group is the input channel).
-    fn write_vector_activations<W: Write>(
+    fn push_vector_activations<W: Write>(
         &self,
-        mut writer: MemWriter<W>,
-    ) -> Result<FileEntry, ExportError> {
+        writer: &mut MemWriter<W>,
+    ) -> Result<(), ExportError> {
         let g = self.geometry;
         let group_outputs = self.image.group_outputs.max(1);
         let mut word = vec![0_i64; g.cols];
@@ -428,7 +449,7 @@ impl<'a> MacLayer<'a> {
                 }
             }
         }
-        writer.finish()
+        Ok(())
     }
 
     /// Returns `values` (the accumulator initial values, or the post biases)
