@@ -110,7 +110,7 @@ fn activation_width_changes_registers_and_input_word() {
 }
 
 /// The weight register of a PE with its own DSP is the slice's B
-/// register, so a narrower weight saves no flip-flops there; with LUT
+/// register, so a narrower weight saves no flip-flops there. With LUT
 /// multipliers it is fabric, `B` flip-flops per PE.
 #[test]
 fn weight_width_changes_weight_word_and_fabric_registers() {

@@ -1,10 +1,10 @@
 //! The reference RTL under Verilator on random GEMMs, one build per
 //! datapath variant. The variants cover wrap and saturate, 16- to 64-bit
 //! accumulators, bias in the accumulator or in the PPU, and `tflite`,
-//! `single`, `fixed` and `shift` requantisation with every rounding mode,
-//! on the weight-stationary and the output-stationary array and on the
-//! depthwise vector unit. `tflite` runs TFLite's int32 overload and the
-//! int64 overload of 16x8 layers.
+//! `single`, `fixed` and `shift` requantisation with every rounding mode.
+//! They run on the weight-stationary and the output-stationary array and
+//! on the depthwise vector unit. `tflite` runs TFLite's int32 overload and
+//! the int64 overload of 16x8 layers.
 //!
 //! The accumulators come from a plain fold-ordered loop written here in
 //! i128 (the accumulation contract of docs/arithmetic.md). The `tflite`
@@ -153,12 +153,12 @@ impl Variant {
     fn overflow(&self, value: i128) -> i64 {
         let min = -(1_i128 << (self.acc_bits - 1));
         let max = -min - 1;
-        let kept = if self.saturate {
+        let in_range = if self.saturate {
             value.clamp(min, max)
         } else {
             (value - min).rem_euclid(1_i128 << self.acc_bits) + min
         };
-        kept as i64
+        in_range as i64
     }
 
     fn is_tflite(&self) -> bool {

@@ -602,7 +602,7 @@ fn run_script_writes_beside_export() {
 
 /// A layer whose testbench stops makes `rtl/run.sh` fail and delete that
 /// layer's dumps, so that `fxsim verify` cannot pass on the dumps of an
-/// earlier run; started outside the export directory it stops at once.
+/// earlier run. Started outside the export directory, it stops at once.
 #[test]
 fn run_script_fails_when_a_layer_fails() {
     if skip_without_verilator() {
@@ -648,12 +648,12 @@ fn run_script_fails_when_a_layer_fails() {
 
     // Without +k= the testbench stops with $fatal.
     let plusargs = dir.join("rtl").join("layer003.plusargs");
-    let kept: String = read_lines(&plusargs)
+    let without_k: String = read_lines(&plusargs)
         .into_iter()
         .filter(|line| !line.starts_with("+k="))
         .map(|line| format!("{line}\n"))
         .collect();
-    std::fs::write(&plusargs, kept).unwrap();
+    std::fs::write(&plusargs, without_k).unwrap();
     let second = run_script(&dir);
     let stderr = String::from_utf8_lossy(&second.stderr);
     assert_eq!(second.status.code(), Some(1), "{stderr}");

@@ -9,8 +9,8 @@ use super::{Case, Expected, Random, Requant, Variant};
 use fxsim::numeric::Rounding;
 use fxsim::numeric::{quantize_multiplier, QuantizedMultiplier};
 
-/// A random GEMM for an accumulator wider than 32 bits, with full-range
-/// operands. Each of eight channel kinds takes its own weight width, bias
+/// Returns a random GEMM for an accumulator wider than 32 bits, with
+/// full-range operands. Each of eight channel kinds takes its own weight width, bias
 /// and scale. Together they give the requantiser values that fit 32 bits
 /// (some wrapped by the reference's 32-bit left shift), values on both
 /// sides of the i32 bounds and values near the top of the register. Biases
